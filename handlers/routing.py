@@ -1,0 +1,218 @@
+"""Route webhooks: queue wait and outcome, agents taking calls, voicemail and transfer results."""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, abort, request
+from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.wrappers import Response
+
+from handlers.security import runtime
+from handlers.twiml import apology, caller, now, render_step, twiml, urls, voice_webhook
+from ivr.model import Action, MenuSet
+from ivr.navigator import Navigator
+from ivr.queueing import wait_twiml
+from ivr.render import speak
+from ivr.state import BadState, CallState
+from ivr.steps import Step
+
+bp = Blueprint("routing", __name__, url_prefix="/voice")
+EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def call_state() -> tuple[CallState, MenuSet]:
+    """The call state in the URL and the menu version it runs on (400 when malformed)."""
+    try:
+        state = CallState.from_query(request.args.to_dict())
+    except BadState as exc:
+        abort(400, str(exc))
+    return state, runtime().menus.for_call(state.version)
+
+
+def _int(name: str) -> int:
+    value = request.form.get(name, "")
+    return int(value) if value.isdigit() else 0
+
+
+def after_agent(ms: MenuSet, state: CallState, holder) -> Step:
+    """What a caller hears once the agent leg ends: the post-call survey when one applies, else goodbye."""
+    from ivr.survey_flow import survey_after_call
+
+    step = survey_after_call(runtime(), ms, state, holder, caller())
+    if step is not None:
+        return step
+    return Step(lang=state.lang, say=(ms.message("goodbye").speech(state.lang),), hangup=True)
+
+
+# -- queues ------------------------------------------------------------------------------------
+@bp.post("/queue/wait")
+@voice_webhook
+def queue_wait() -> Response:
+    """Twilio's wait URL: announcements, hold music, and taking the caller out when needed."""
+    state, ms = call_state()
+    queue = ms.queues.get(request.args.get("q", ""))
+    if queue is None:
+        return twiml(str(VoiceResponse().leave()))
+    rt = runtime()
+    xml, reason = wait_twiml(ms, queue, state, request.form.to_dict(), urls(), rt.config.path("IVR_RECORDINGS"))
+    if reason:
+        rt.writer.write(rt.calls.update(caller().sid, {"leave_reason": reason}))
+    return twiml(xml)
+
+
+@bp.post("/queue/key")
+@voice_webhook
+def queue_key() -> Response:
+    """A key pressed while waiting: the leave key takes the caller to voicemail."""
+    state, ms = call_state()
+    queue = ms.queues.get(request.args.get("q", ""))
+    response = VoiceResponse()
+    if queue and queue.voicemail and request.form.get("Digits", "")[:1] == queue.leave_key:
+        rt = runtime()
+        rt.writer.write(rt.calls.update(caller().sid, {"leave_reason": "voicemail"}))
+        response.leave()
+    return twiml(str(response))
+
+
+@bp.post("/queue/done")
+@voice_webhook
+def queue_done() -> Response:
+    """Enqueue's action: record the outcome and time to answer, then survey, voicemail or goodbye."""
+    state, ms = call_state()
+    rt, who = runtime(), caller()
+    queue = ms.queues.get(request.args.get("q", ""))
+    result = request.form.get("QueueResult", "")[:32]
+    fields = {"queue": request.args.get("q", ""), "queue_result": result, "queue_time": _int("QueueTime"),
+              "left_queue_at": now()}
+    reason = ""
+    if result == "leave":
+        reason = rt.writer.read(lambda c: c.hget(rt.calls.key(who.sid), "leave_reason"), None) or \
+            ("timeout" if queue and _int("QueueTime") >= queue.max_wait else "voicemail")
+        fields["leave_reason"] = reason
+    if result == "hangup":
+        fields["abandoned"] = "queue"
+    rt.writer.write(rt.calls.update(who.sid, fields))
+    if queue is None or result in ("hangup", "redirected"):
+        return twiml(EMPTY)
+    nav = Navigator(ms)
+    if result == "bridged":
+        return render_step(after_agent(ms, state, queue), ms)
+    if reason == "voicemail" and queue.voicemail:
+        return render_step(nav.run(state, Action(kind="voicemail", target=queue.voicemail), (), ("left queue",)), ms)
+    message = "queue_full" if result == "queue-full" or reason == "full" else "queue_timeout"
+    then = queue.on_timeout or Action(kind="say", message=ms.message("goodbye"))
+    said = (ms.message(message).speech(state.lang),)
+    return render_step(nav.run(state, then, said, (f"queue {reason or result}",), fallback=True), ms)
+
+
+# -- agents ------------------------------------------------------------------------------------
+@bp.post("/agent/<queue_name>")
+@voice_webhook
+def agent(queue_name: str) -> Response:
+    """An agent takes the next caller waiting in a queue (with a whisper first)."""
+    ms = runtime().menus.current
+    if queue_name not in ms.queues:
+        abort(404, f"no queue named {queue_name!r}")
+    identity = (request.args.get("agent") or request.form.get("From") or "agent")[:64]
+    u = urls()
+    response = VoiceResponse()
+    dial = response.dial(action=u.path("/voice/agent/done", {"q": queue_name}), method="POST")
+    dial.queue(queue_name, url=u.path("/voice/agent/whisper", {"q": queue_name, "agent": identity}),
+               method="POST")
+    return twiml(str(response))
+
+
+@bp.post("/agent/whisper")
+@voice_webhook
+def agent_whisper() -> Response:
+    """Played to the agent before the bridge: which queue and how long the caller waited."""
+    rt = runtime()
+    ms = rt.menus.current
+    name = request.args.get("q", "")
+    sid = request.form.get("CallSid", "")[:64]
+    waited = _int("QueueTime")
+    rt.writer.write(rt.calls.update(sid, {"agent": request.args.get("agent", "")[:64],
+                                          "answered_at": now(), "queue_time": waited}))
+    lang = ms.default_language
+    queue = ms.queues.get(name)
+    title = queue.title.speech(lang).text if queue and queue.title else name
+    text = (ms.message("whisper").speech(lang).text or "").replace("{queue}", title or name) \
+        .replace("{minutes}", str(math.floor(waited / 60)))
+    response = VoiceResponse()
+    from ivr.model import Speech
+
+    speak(response, Speech(text=text), lang, ms, urls())
+    return twiml(str(response))
+
+
+@bp.post("/agent/done")
+@voice_webhook
+def agent_done() -> Response:
+    """The agent's leg ended: hang up the agent side."""
+    return twiml(str(VoiceResponse().hangup()))
+
+
+# -- voicemail ---------------------------------------------------------------------------------
+@bp.post("/voicemail/done")
+@voice_webhook
+def voicemail_done() -> Response:
+    """Record's action: thank the caller, or say nothing was recorded; then goodbye."""
+    state, ms = call_state()
+    recorded = _int("RecordingDuration") > 0 and request.form.get("RecordingUrl")
+    message = "voicemail_saved" if recorded else "voicemail_empty"
+    rt = runtime()
+    rt.writer.write(rt.calls.update(caller().sid, {"voicemail": "left" if recorded else "empty"}))
+    said = (ms.message(message).speech(state.lang), ms.message("goodbye").speech(state.lang))
+    return render_step(Step(lang=state.lang, say=said, hangup=True), ms)
+
+
+@bp.post("/voicemail/recording")
+@voice_webhook
+def voicemail_recording() -> Response:
+    """Recording status callback: store the message (once, however often Twilio repeats it)."""
+    state, ms = call_state()
+    rt, who = runtime(), caller()
+    rid = request.form.get("RecordingSid", "")[:64]
+    if not rid:
+        abort(400, "RecordingSid is missing")
+    ok = request.form.get("RecordingStatus", "completed") == "completed"
+    duration = _int("RecordingDuration") if ok else 0
+    fields = {"box": request.args.get("box", ""), "call_sid": who.sid, "caller": who.masked,
+              "caller_hash": who.hash, "lang": state.lang, "url": request.form.get("RecordingUrl", "")}
+    rt.writer.write(rt.voicemail.recorded(rid, now(), fields, duration)
+                    + rt.calls.update(who.sid, {"voicemail_id": rid}))
+    return twiml(EMPTY)
+
+
+@bp.post("/voicemail/transcription")
+@voice_webhook
+def voicemail_transcription() -> Response:
+    """Transcription callback: attach the text to the message."""
+    rt = runtime()
+    rid = request.form.get("RecordingSid", "")[:64]
+    if not rid:
+        abort(400, "RecordingSid is missing")
+    text = request.form.get("TranscriptionText", "")[:10_000]
+    rt.writer.write(rt.voicemail.transcribed(rid, text, request.form.get("TranscriptionStatus", "")[:32]))
+    return twiml(EMPTY)
+
+
+# -- transfers ---------------------------------------------------------------------------------
+@bp.post("/transfer/done")
+@voice_webhook
+def transfer_done() -> Response:
+    """Dial's action: after a completed call the survey; on no answer, busy or failure the fallback."""
+    state, ms = call_state()
+    rt, who = runtime(), caller()
+    transfer = ms.transfers.get(request.args.get("t", ""))
+    status = request.form.get("DialCallStatus", "")[:32]
+    rt.writer.write(rt.calls.update(who.sid, {"transfer": request.args.get("t", ""), "transfer_result": status,
+                                              "talk_time": _int("DialCallDuration")}))
+    if transfer is None:
+        return apology(state.lang)
+    if status == "completed":
+        return render_step(after_agent(ms, state, transfer), ms)
+    then = transfer.on_fail or Action(kind="say", message=ms.message("goodbye"))
+    said = (ms.message("transfer_failed").speech(state.lang),)
+    return render_step(Navigator(ms).run(state, then, said, (f"transfer {status}",), fallback=True), ms)

@@ -1,0 +1,81 @@
+"""Call records in Redis: one hash per call plus its path, indexed by start time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ivr.writer import Command
+
+
+@dataclass(frozen=True)
+class CallStore:
+    """Owns the key names of call records and builds the idempotent commands that write them."""
+
+    retention_seconds: int = 395 * 86400
+
+    KEY = "ivr:call:{%s}"
+    PATH = "ivr:call:{%s}:path"
+    BY_TIME = "ivr:calls:by_time"
+    CALLER = "ivr:caller:{%s}"
+
+    def key(self, sid: str) -> str:
+        """The hash holding one call's record."""
+        return self.KEY % sid
+
+    def path_key(self, sid: str) -> str:
+        """The hash holding one call's path: step number -> what happened."""
+        return self.PATH % sid
+
+    def started(self, sid: str, at: float, fields: dict[str, Any]) -> list[Command]:
+        """Commands recording a call's start (a repeated webhook keeps the first start time)."""
+        key = self.key(sid)
+        return [
+            Command("HSETNX", key, ("started", repr(at))),
+            Command("HSET", key, _flat(fields)),
+            Command("ZADD", self.BY_TIME, ("NX", repr(at), sid)),
+            Command("EXPIRE", key, (self.retention_seconds,)),
+        ]
+
+    def step(self, sid: str, step: int, trail: tuple[str, ...], fields: dict[str, Any] | None = None) -> list[Command]:
+        """Commands recording what happened at one navigation step (idempotent per step number)."""
+        commands = [Command("HSET", self.path_key(sid), (str(step), " | ".join(trail))),
+                    Command("EXPIRE", self.path_key(sid), (self.retention_seconds,))]
+        if fields:
+            commands.insert(0, Command("HSET", self.key(sid), _flat(fields)))
+        return commands
+
+    def update(self, sid: str, fields: dict[str, Any]) -> list[Command]:
+        """Commands setting fields of a call record."""
+        return [Command("HSET", self.key(sid), _flat(fields)),
+                Command("EXPIRE", self.key(sid), (self.retention_seconds,))]
+
+    def remember_caller(self, caller: str, fields: dict[str, Any], ttl: int) -> list[Command]:
+        """Commands remembering a caller's language and last destination (by keyed hash)."""
+        key = self.CALLER % caller
+        return [Command("HSET", key, _flat(fields)), Command("EXPIRE", key, (max(ttl, 1),))]
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, client: Any, sid: str) -> dict[str, str]:
+        """One call record (empty when unknown)."""
+        return client.hgetall(self.key(sid))
+
+    def path(self, client: Any, sid: str) -> list[str]:
+        """One call's path in step order."""
+        raw = client.hgetall(self.path_key(sid))
+        return [raw[k] for k in sorted(raw, key=int)]
+
+    def caller(self, client: Any, caller: str) -> dict[str, str]:
+        """What we remember of a returning caller."""
+        return client.hgetall(self.CALLER % caller)
+
+    def sids(self, client: Any, since: float, until: float) -> list[str]:
+        """Call ids started in [since, until)."""
+        return client.zrangebyscore(self.BY_TIME, since, f"({until}")
+
+
+def _flat(fields: dict[str, Any]) -> tuple:
+    out: list[Any] = []
+    for name, value in fields.items():
+        out += [name, "" if value is None else str(value)]
+    return tuple(out)

@@ -1,0 +1,25 @@
+"""Caller numbers: keyed hashes for storage, masks for display and logs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def caller_hash(number: str, key: str) -> str:
+    """A keyed hash (HMAC-SHA256) that identifies a caller without storing the number."""
+    digest = hmac.new(key.encode(), (number or "").strip().encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def mask_number(number: str | None) -> str:
+    """A number with all but the country code and last four digits hidden (+1******4567)."""
+    number = (number or "").strip()
+    if not number:
+        return ""
+    if number.startswith(("client:", "sip:")):
+        return number.split("@")[0]
+    if len(number) <= 5:
+        return "*" * len(number)
+    head = 2 if number.startswith("+") else 0
+    return number[:head] + "*" * (len(number) - head - 4) + number[-4:]

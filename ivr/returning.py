@@ -1,0 +1,39 @@
+"""Returning callers: greeted in their last language and offered their last destination."""
+
+from __future__ import annotations
+
+from ivr.model import Speech
+from ivr.navigator import WELCOME, Navigator
+from ivr.state import CallState
+from ivr.steps import Gather, Step
+
+
+def destination_name(nav: Navigator, dest: str, lang: str) -> str | None:
+    """How to name a destination to the caller (a queue's title), or None when it cannot be offered."""
+    kind, _, target = dest.partition(":")
+    if kind != "queue" or target not in nav.ms.queues:
+        return None
+    title = nav.ms.queues[target].title
+    speech = title.speech(lang) if title else None
+    return speech.text if speech and speech.text else target.replace("_", " ")
+
+
+def returning_step(nav: Navigator, remembered: dict, now: float, window_hours: int) -> Step | None:
+    """The welcome-back menu for a caller seen within the window, or None for a new caller."""
+    try:
+        at = float(remembered.get("at", 0))
+    except ValueError:
+        return None
+    lang = remembered.get("lang", "")
+    if not remembered or lang not in nav.ms.languages or now - at > window_hours * 3600:
+        return None
+    dest = remembered.get("dest", "")
+    name = destination_name(nav, dest, lang)
+    if name is None:
+        step = nav.start(lang)
+        return None if step.gather is None else Step(lang=lang, say=step.say, gather=step.gather,
+                                                     trail=("returning caller",) + step.trail)
+    text = nav.ms.message("welcome_back").speech(lang).text or ""
+    state = CallState(node=WELCOME, lang=lang, version=nav.ms.version, ret=dest)
+    return Step(lang=lang, say=(Speech(text=text.replace("{destination}", name)),),
+                gather=Gather(state=state, timeout=5), trail=("returning caller", f"offered {dest}"))

@@ -1,0 +1,82 @@
+"""The engine parts one app instance runs with: config, menus, Redis writer, stores."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ivr.calls import CallStore
+from ivr.redisconn import connect, start_embedded
+from ivr.registry import MenuRegistry
+from ivr.settings import Config
+from ivr.spool import Spool
+from ivr.voicemail import VoicemailStore
+from ivr.writer import Writer
+
+log = logging.getLogger("ivr")
+
+
+class ConfigError(Exception):
+    """Raised when the app cannot start with the given settings."""
+
+
+@dataclass
+class Runtime:
+    """Everything a webhook needs, created once per process by `create_runtime`."""
+
+    config: Config
+    menus: MenuRegistry
+    redis: Any
+    writer: Writer
+    calls: CallStore
+    voicemail: VoicemailStore
+    auth_token: str
+    hash_key: str
+    redis_url: str
+
+    @property
+    def data_dir(self) -> Path:
+        """The local data folder."""
+        return self.config.path("IVR_DATA_DIR")
+
+
+def resolve_auth_token(config: Config) -> str:
+    """The Twilio auth token: configured, or a local one generated for development."""
+    token = config.get("TWILIO_AUTH_TOKEN")
+    if token:
+        return token
+    if config.production:
+        raise ConfigError("TWILIO_AUTH_TOKEN is not set: production mode refuses to start without it")
+    return config.local_secret("TWILIO_AUTH_TOKEN", "local_auth_token")
+
+
+def resolve_redis_url(config: Config) -> str:
+    """REDIS_URL, or the URL of an embedded Redis started under the data folder."""
+    url = config.get("REDIS_URL")
+    if url:
+        return url
+    if config.production:
+        raise ConfigError("REDIS_URL is not set: production mode needs a managed Redis")
+    return start_embedded(config.path("IVR_DATA_DIR").resolve())
+
+
+def create_runtime(config: Config) -> Runtime:
+    """Load menus, connect Redis and build the stores; raise ConfigError or MenuError when impossible."""
+    if config.production:
+        for name in ("IVR_SECRET_KEY", "IVR_HASH_KEY"):
+            if not config.get(name):
+                raise ConfigError(f"{name} is not set: production mode refuses generated secrets")
+    token = resolve_auth_token(config)
+    menus = MenuRegistry(config.path("IVR_MENUS"), config.path("IVR_RECORDINGS"),
+                         check_every=config.float("IVR_RELOAD_SECONDS"),
+                         keep=config.int("IVR_VERSIONS_KEPT"))
+    url = resolve_redis_url(config)
+    client = connect(url)
+    spool = Spool(config.path("IVR_DATA_DIR") / "spool")
+    retention = config.int("IVR_RETENTION_DAYS") * 86400
+    return Runtime(config=config, menus=menus, redis=client, writer=Writer(client, spool),
+                   calls=CallStore(retention_seconds=retention),
+                   voicemail=VoicemailStore(retention_seconds=retention), auth_token=token,
+                   hash_key=config.local_secret("IVR_HASH_KEY", "hash_key"), redis_url=url)

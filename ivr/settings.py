@@ -1,0 +1,106 @@
+"""Every setting, declared once as a table (name, default, help), read from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment setting: its name, default (as text) and what it does."""
+
+    name: str
+    default: str
+    help: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("TWILIO_AUTH_TOKEN", "", "Twilio auth token used to check X-Twilio-Signature on every "
+            "webhook. Unset: a local token is generated under IVR_DATA_DIR (refused when "
+            "IVR_ENV=production).", secret=True),
+    Setting("IVR_ENV", "development", "`production` refuses to start without TWILIO_AUTH_TOKEN, "
+            "IVR_SECRET_KEY and IVR_HASH_KEY."),
+    Setting("REDIS_URL", "", "Redis to store call records, voicemail and surveys: redis://, rediss://, "
+            "unix://, redis+cluster://h1:p1,h2:p2 or redis+sentinel://h:p/master. Unset: an "
+            "embedded Redis server persisted under IVR_DATA_DIR."),
+    Setting("IVR_MENUS", "menus", "Folder (or single file) of menu YAML files."),
+    Setting("IVR_RECORDINGS", "recordings", "Folder of audio files that prompts and hold music may play."),
+    Setting("IVR_DATA_DIR", ".ivr", "Local data: embedded Redis, the survey spool, the generated local token."),
+    Setting("IVR_PUBLIC_URL", "", "Public base URL (https://ivr.example.com) used to check signatures "
+            "when the app sits behind a proxy that rewrites the host; overrides the forwarded headers."),
+    Setting("IVR_TRUSTED_PROXIES", "0", "How many proxies in front of the app may set "
+            "X-Forwarded-Proto/X-Forwarded-Host (0: trust none)."),
+    Setting("IVR_RELOAD_SECONDS", "1", "How often (at most) a request checks menu files for changes; "
+            "0 turns hot reload off."),
+    Setting("IVR_VERSIONS_KEPT", "8", "How many menu versions stay in memory so calls in progress "
+            "keep the version they started with."),
+    Setting("IVR_SECRET_KEY", "", "Key that signs admin sessions. Unset: generated under IVR_DATA_DIR.",
+            secret=True),
+    Setting("IVR_HASH_KEY", "", "Key for the keyed hashes (HMAC) that replace caller numbers in Redis. "
+            "Unset: generated under IVR_DATA_DIR.", secret=True),
+    Setting("IVR_CALLER_DISPLAY", "masked", "How caller numbers are shown to staff: `masked` "
+            "(+1******4567) or `full` (for signed-in supervisors only)."),
+    Setting("IVR_RETENTION_DAYS", "395", "Days call records, survey responses and voicemail "
+            "records are kept in Redis."),
+    Setting("IVR_RETURNING_HOURS", "24", "A caller who called within this many hours is greeted "
+            "as a returning caller (0: off)."),
+    Setting("IVR_LOG_LEVEL", "INFO", "Log level (DEBUG, INFO, WARNING, ERROR)."),
+)
+
+DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings resolved for one app: environment over the table's defaults."""
+
+    values: dict
+
+    def get(self, name: str) -> str:
+        """A setting's text value."""
+        return self.values[name]
+
+    def int(self, name: str) -> int:
+        """A setting as a whole number."""
+        return int(self.values[name])
+
+    def float(self, name: str) -> float:
+        """A setting as a number."""
+        return float(self.values[name])
+
+    def path(self, name: str) -> Path:
+        """A setting as a filesystem path."""
+        return Path(self.values[name])
+
+    @property
+    def production(self) -> bool:
+        """True when running with IVR_ENV=production."""
+        return self.values["IVR_ENV"] == "production"
+
+    def local_secret(self, name: str, filename: str) -> str:
+        """A secret from the environment, or one generated once and kept under the data folder."""
+        if self.values.get(name):
+            return self.values[name]
+        folder = self.path("IVR_DATA_DIR")
+        folder.mkdir(parents=True, exist_ok=True)
+        file = folder / filename
+        if not file.exists():
+            fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+        return file.read_text().strip()
+
+
+def load_config(overrides: dict | None = None, environ: dict | None = None) -> Config:
+    """The configuration from `environ` (default os.environ), table defaults and `overrides`."""
+    environ = os.environ if environ is None else environ
+    values = {name: environ.get(name, default) for name, default in DEFAULTS.items()}
+    for key, value in (overrides or {}).items():
+        if key not in values:
+            raise KeyError(f"unknown setting {key}")
+        values[key] = str(value)
+    return Config(values)

@@ -1,0 +1,232 @@
+"""Checks across the whole MenuSet: references, reachability, loops without input, depth."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+
+from ivr.fields import suggest
+from ivr.model import Action, MenuSet, Where
+from ivr.problems import Problem
+
+MAX_OPTIONS = 5
+MAX_DEPTH = 4
+END = "end"
+
+
+class Graph:
+    """Where each node can lead: caller-driven edges and automatic ones (taken without a key)."""
+
+    def __init__(self, ms: MenuSet):
+        self.ms = ms
+        self.edges: dict[str, list[tuple[str, bool, Where]]] = {}
+        self.parents: dict[str, set[str]] = {}
+
+    def add(self, src: str, action: Action | None, automatic: bool) -> None:
+        """Add the edges of `action` leaving `src`."""
+        for dst, where in self.targets(action):
+            self.edges.setdefault(src, []).append((dst, automatic, where))
+            if dst.startswith("menu:") and src.startswith("menu:"):
+                self.parents.setdefault(dst, set()).add(src)
+
+    def targets(self, action: Action | None) -> Iterator[tuple[str, Where]]:
+        """Every node `action` may lead to (both sides of a schedule)."""
+        if action is None:
+            return
+        if action.closed is not None:
+            yield from self.targets(action.closed)
+        kind = action.kind
+        if kind == "menu":
+            yield f"menu:{action.target}", action.where
+        elif kind in ("main", "back"):
+            yield f"menu:{self.ms.line.main}", action.where
+        elif kind in ("say", "language"):
+            if action.then is not None:
+                yield from self.targets(action.then)
+            else:
+                yield (END if kind == "say" else f"menu:{self.ms.line.main}"), action.where
+        elif kind in ("queue", "voicemail", "transfer"):
+            yield f"{kind}:{action.target}", action.where
+        else:
+            yield END, action.where
+
+
+def build_graph(ms: MenuSet) -> Graph:
+    """The navigation graph of a MenuSet."""
+    graph = Graph(ms)
+    graph.add("line", Action(kind="menu", target=ms.line.start, where=ms.line.where), True)
+    graph.add("line", ms.line.closed, True)
+    for menu in ms.menus.values():
+        src = f"menu:{menu.id}"
+        for action in menu.options.values():
+            graph.add(src, action, False)
+        for branch in menu.branches:
+            graph.add(src, branch.action, False)
+        graph.add(src, menu.otherwise, False)
+        graph.add(src, menu.fallback, True)
+    for queue in ms.queues.values():
+        graph.add(f"queue:{queue.name}", queue.on_timeout or Action(kind="hangup"), True)
+        graph.add(f"queue:{queue.name}", queue.closed, True)
+        if queue.voicemail:
+            graph.add(f"queue:{queue.name}", Action(kind="voicemail", target=queue.voicemail), False)
+    for transfer in ms.transfers.values():
+        graph.add(f"transfer:{transfer.name}", transfer.on_fail or Action(kind="hangup"), True)
+        graph.add(f"transfer:{transfer.name}", transfer.closed, True)
+    # `back` as a fallback may return to any parent: treat it as an automatic edge to each.
+    for menu in ms.menus.values():
+        if menu.fallback.kind == "back":
+            for parent in graph.parents.get(f"menu:{menu.id}", ()):
+                graph.edges.setdefault(f"menu:{menu.id}", []).append((parent, True, menu.fallback.where))
+    return graph
+
+
+def validate(ms: MenuSet) -> list[Problem]:
+    """Every cross-reference and graph problem of the MenuSet."""
+    problems = list(_references(ms))
+    if any(p.is_error for p in problems):
+        return problems
+    graph = build_graph(ms)
+    problems += _unreached(ms, graph)
+    problems += _automatic_loops(graph)
+    problems += _no_way_out(ms, graph)
+    problems += _warnings(ms, graph)
+    return problems
+
+
+def _all_actions(ms: MenuSet) -> Iterator[tuple[Action, str]]:
+    def walk(action: Action | None, what: str) -> Iterator[tuple[Action, str]]:
+        if action is not None:
+            yield action, what
+            yield from walk(action.then, what)
+            yield from walk(action.closed, what)
+
+    yield from walk(ms.line.closed, "line")
+    for menu in ms.menus.values():
+        for key, action in menu.options.items():
+            yield from walk(action, f"option {key} of menu '{menu.id}'")
+        for branch in menu.branches:
+            yield from walk(branch.action, f"a branch of menu '{menu.id}'")
+        yield from walk(menu.otherwise, f"otherwise of menu '{menu.id}'")
+        yield from walk(menu.fallback, f"fallback of menu '{menu.id}'")
+    for item in (*ms.queues.values(), *ms.transfers.values()):
+        for attr in ("on_timeout", "on_fail", "closed"):
+            yield from walk(getattr(item, attr, None), f"{attr} of '{item.name}'")
+
+
+def _references(ms: MenuSet) -> Iterator[Problem]:
+    tables = {"menu": ms.menus, "queue": ms.queues, "voicemail": ms.voicemail,
+              "transfer": ms.transfers, "language": ms.languages}
+    for action, what in _all_actions(ms):
+        table = tables.get(action.kind)
+        if table is not None and action.target not in table:
+            kind = "voicemail box" if action.kind == "voicemail" else action.kind
+            yield Problem(action.where.file, action.where.line,
+                          f"{what} goes to {kind} '{action.target}', which does not exist"
+                          f"{suggest(action.target, table)}")
+        if action.hours and action.hours not in ms.schedules:
+            yield Problem(action.where.file, action.where.line,
+                          f"{what} names schedule '{action.hours}', which does not exist{suggest(action.hours, ms.schedules)}")
+        if action.kind == "repeat" and "fallback" in what:
+            yield Problem(action.where.file, action.where.line,
+                          f"{what} cannot be 'repeat': the caller would be reprompted forever; "
+                          "use a goodbye, voicemail, a queue or another menu")
+    yield from _named_references(ms)
+
+
+def _named_references(ms: MenuSet) -> Iterator[Problem]:
+    for name, kind in ((ms.line.start, "start"), (ms.line.main, "main")):
+        if name not in ms.menus:
+            yield Problem(ms.line.where.file, ms.line.where.line,
+                          f"line {kind} menu '{name}' does not exist{suggest(name, ms.menus)}")
+    holders = [(ms.line, "line")] + [(q, f"queue '{q.name}'") for q in ms.queues.values()] \
+        + [(t, f"transfer '{t.name}'") for t in ms.transfers.values()]
+    for item, what in holders:
+        if item.hours and item.hours not in ms.schedules:
+            yield Problem(item.where.file, item.where.line, f"{what} names schedule '{item.hours}', "
+                          f"which does not exist{suggest(item.hours, ms.schedules)}")
+        survey = getattr(item, "survey", None)
+        if survey and survey not in ms.surveys:
+            yield Problem(item.where.file, item.where.line, f"{what} names survey '{survey}', "
+                          f"which does not exist{suggest(survey, ms.surveys)}")
+    for queue in ms.queues.values():
+        if queue.voicemail and queue.voicemail not in ms.voicemail:
+            yield Problem(queue.where.file, queue.where.line, f"queue '{queue.name}' names voicemail box "
+                          f"'{queue.voicemail}', which does not exist{suggest(queue.voicemail, ms.voicemail)}")
+
+
+def _reachable(graph: Graph, start: str, automatic_only: bool = False) -> set[str]:
+    seen, todo = {start}, deque([start])
+    while todo:
+        for dst, auto, _ in graph.edges.get(todo.popleft(), ()):
+            if dst not in seen and (auto or not automatic_only):
+                seen.add(dst)
+                todo.append(dst)
+    return seen
+
+
+def _unreached(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
+    seen = _reachable(graph, "line")
+    for menu in ms.menus.values():
+        if f"menu:{menu.id}" not in seen:
+            yield Problem(menu.where.file, menu.where.line, f"menu '{menu.id}' is never reached: no "
+                          "option, branch or fallback leads to it; link it from a menu or delete it")
+    for kind, table in (("queue", ms.queues), ("voicemail", ms.voicemail), ("transfer", ms.transfers)):
+        for item in table.values():
+            if f"{kind}:{item.name}" not in seen:
+                yield Problem(item.where.file, item.where.line,
+                              f"{kind} '{item.name}' is declared but no menu leads to it", "warning")
+
+
+def _automatic_loops(graph: Graph) -> Iterator[Problem]:
+    """Cycles made only of automatic edges: a silent caller would go round them forever."""
+    state: dict[str, int] = {}
+    reported: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> Iterator[Problem]:
+        state[node] = 1
+        for dst, auto, where in graph.edges.get(node, ()):
+            if not auto:
+                continue
+            if state.get(dst) == 1 and dst not in reported:
+                reported.add(dst)
+                cycle = path[path.index(dst):] + [dst] if dst in path else [node, dst]
+                yield Problem(where.file, where.line, "endless loop without caller input: "
+                              + " -> ".join(cycle) + "; a caller who presses nothing would go "
+                              "round forever. Make one fallback, on_timeout or on_fail end the "
+                              "call (a goodbye, voicemail or hangup)")
+            elif dst not in state:
+                yield from visit(dst, path + [dst])
+        state[node] = 2
+
+    for node in list(graph.edges):
+        if node not in state:
+            yield from visit(node, [node])
+
+
+def _no_way_out(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
+    exits = ("end", "queue:", "voicemail:", "transfer:")
+    for menu in ms.menus.values():
+        if not any(n.startswith(exits) for n in _reachable(graph, f"menu:{menu.id}")):
+            yield Problem(menu.where.file, menu.where.line, f"menu '{menu.id}' never leads anywhere "
+                          "but back to itself: give it a way out (a queue, voicemail, transfer or hangup)")
+
+
+def _warnings(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
+    for menu in ms.menus.values():
+        choices = [a for a in menu.options.values() if a.kind not in ("repeat", "back", "main")]
+        if len(choices) > MAX_OPTIONS:
+            yield Problem(menu.where.file, menu.where.line, f"menu '{menu.id}' has {len(choices)} "
+                          f"options; callers remember at most {MAX_OPTIONS}: consider a submenu", "warning")
+    depth = {f"menu:{ms.line.start}": 0}
+    todo = deque([f"menu:{ms.line.start}"])
+    while todo:
+        node = todo.popleft()
+        for dst, auto, _ in graph.edges.get(node, ()):
+            if dst.startswith("menu:") and dst not in depth:
+                depth[dst] = depth[node] + (0 if auto else 1)
+                todo.append(dst)
+    for node, level in depth.items():
+        menu = ms.menus.get(node[5:])
+        if menu and level > MAX_DEPTH:
+            yield Problem(menu.where.file, menu.where.line, f"menu '{menu.id}' is {level} levels deep; "
+                          f"more than {MAX_DEPTH} key presses tire callers: consider a flatter tree", "warning")
