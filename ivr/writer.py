@@ -1,0 +1,254 @@
+"""Pipelined, idempotent writes to Redis that fall back to a local spool while Redis is down."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from redis import exceptions as rex
+
+from ivr import scripts
+from ivr.spool import Spool
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Errors meaning "Redis cannot take this now": the write is spooled, never lost.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    rex.ConnectionError,  # includes BusyLoadingError and authentication failures
+    rex.TimeoutError,
+    rex.ClusterError,  # includes ClusterDownError and MasterDownError
+    rex.RedisClusterException,  # "cannot be connected", slot not covered
+    rex.TryAgainError,
+    rex.ReadOnlyError,  # a replica after failover
+    rex.OutOfMemoryError,  # maxmemory reached: keep the answer on disk instead
+    OSError,
+)
+# Commands that may safely run a second time after a script (see Writer._rerun_scripts).
+REPEATABLE = frozenset(
+    "SET SETNX HSET HSETNX HMSET HDEL DEL UNLINK SADD SREM ZADD ZREM EXPIRE PEXPIRE EXPIREAT PEXPIREAT "
+    "PERSIST".split()
+)
+# How many spooled batches a single write replays before its own; the rest wait their turn.
+REPLAY_PER_WRITE = 200
+
+
+@dataclass(frozen=True)
+class Command:
+    """One idempotent Redis write: a command name, its first key (for cluster routing), the rest."""
+
+    op: str
+    key: str
+    args: tuple = ()
+
+    @classmethod
+    def script(
+        cls, name: str, key: str, more_keys: Sequence[str] = (), argv: Sequence = ()
+    ) -> Command:
+        """Return a command running the registered Lua script `name` on `key` and `more_keys`."""
+        if name not in scripts.SCRIPTS:
+            raise KeyError(f"no Lua script registered as {name!r}")
+        return cls("SCRIPT", key, (name, tuple(more_keys), tuple(argv)))
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict for the spool."""
+        return {"op": self.op, "key": self.key, "args": _lists(self.args)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Command:
+        """Rebuild a command from `to_json` output."""
+        return cls(data["op"], data["key"], _tuples(data.get("args", [])))
+
+    @property
+    def script_name(self) -> str | None:
+        """Return the Lua script's name for a SCRIPT command, else None."""
+        return self.args[0] if self.op.upper() == "SCRIPT" else None
+
+    def redis_args(self, by_sha: bool = True) -> tuple:
+        """Return the arguments for `execute_command`, turning SCRIPT into EVALSHA or EVAL."""
+        if self.op.upper() != "SCRIPT":
+            return (self.op, self.key, *self.args)
+        name, more_keys, argv = self.args
+        keys = (self.key, *more_keys)
+        if by_sha:
+            return ("EVALSHA", scripts.sha(name), len(keys), *keys, *argv)
+        return ("EVAL", scripts.SCRIPTS[name], len(keys), *keys, *argv)
+
+
+class WriteError(Exception):
+    """Raised when Redis rejects a command as wrong: a programming error, not an outage."""
+
+
+class _Unavailable(Exception):
+    """Some commands of a batch could not be written because Redis is unavailable."""
+
+    def __init__(self, failed: list[Command], cause: BaseException):
+        super().__init__(str(cause))
+        self.failed = failed
+
+
+class Writer:
+    """Writes batches of idempotent commands to Redis in one pipelined round trip, spooling them when Redis is down."""
+
+    def __init__(self, client: Any, spool: Spool, retry_after: float = 2.0):
+        self.client = client
+        self.spool = spool
+        self.retry_after = retry_after
+        self._open_until = 0.0
+        self._round_trips = 0
+        # Scripts this writer has sent in full once; later runs send only the SHA1.
+        self._sent_scripts: set[str] = set()
+
+    @property
+    def healthy(self) -> bool:
+        """True unless a recent failure opened the circuit."""
+        return time.monotonic() >= self._open_until
+
+    def round_trips(self) -> int:
+        """Return how many pipelines this writer has executed."""
+        return self._round_trips
+
+    def write(self, commands: Sequence[Command]) -> bool:
+        """Write `commands` in order; return True if they reached Redis, False if they were spooled."""
+        batch = list(commands)
+        if not batch:
+            return True
+        if not self.healthy:
+            self._spool(batch)
+            return False
+        if self.spool.pending():
+            self._spool(batch)  # behind the older spooled batches, so order holds
+            return self._drain(REPLAY_PER_WRITE)
+        try:
+            self._execute(batch)
+            return True
+        except _Unavailable as exc:
+            self._trip(exc)
+            self._spool(exc.failed)
+            return False
+
+    def read(self, fn: Callable[[Any], T], default: T) -> T:
+        """Return `fn(client)`, or `default` when Redis is unavailable."""
+        if not self.healthy:
+            return default
+        try:
+            return fn(self.client)
+        except UNAVAILABLE as exc:
+            self._trip(exc)
+            return default
+
+    def replay(self) -> int:
+        """Replay every spooled batch now; return how many were applied."""
+        if not self.healthy:
+            return 0
+        try:
+            return self.spool.replay(self._apply)
+        except _Unavailable as exc:
+            self._trip(exc)
+            return 0
+
+    def _drain(self, limit: int) -> bool:
+        """Replay up to `limit` spooled batches; return True when the spool is empty afterwards."""
+        try:
+            self.spool.replay(self._apply, limit=limit)
+        except _Unavailable as exc:
+            self._trip(exc)
+            return False
+        return not self.spool.pending()
+
+    def _apply(self, entry: dict[str, Any]) -> None:
+        """Write one spooled batch; drop it with a logged error if Redis rejects it as wrong."""
+        if not self.healthy:  # stop the replay right after a partly failed batch
+            raise _Unavailable([], ConnectionError("circuit open"))
+        batch = [Command.from_json(c) for c in entry["commands"]]
+        try:
+            self._execute(batch)
+        except _Unavailable as exc:
+            if len(exc.failed) == len(batch):
+                raise
+            # The rest was written, so this entry counts as done; the failed part waits
+            # at the end of the spool rather than running the written part twice.
+            self._spool(exc.failed)
+            self._trip(exc)
+        except WriteError:
+            log.exception("dropping a spooled batch that Redis rejects")
+
+    def _spool(self, batch: list[Command]) -> None:
+        """Keep `batch` on disk until Redis is back."""
+        self.spool.append({"commands": [c.to_json() for c in batch]})
+
+    def _trip(self, exc: BaseException) -> None:
+        """Open the circuit: for `retry_after` seconds writes go to the spool without touching the network."""
+        log.warning("Redis unavailable (%s); spooling writes for %.1f s", exc, self.retry_after)
+        self._open_until = time.monotonic() + self.retry_after
+
+    def _pipeline(self, calls: list[tuple]) -> list[Any]:
+        """Send `calls` in one non-transactional pipeline and return the per-command results."""
+        pipe = self.client.pipeline(transaction=False)
+        for call in calls:
+            pipe.execute_command(*call)
+        try:
+            self._round_trips += 1
+            return pipe.execute(raise_on_error=False)
+        finally:
+            pipe.reset()
+
+    def _execute(self, batch: list[Command]) -> None:
+        """Write `batch` in one round trip, raising _Unavailable or WriteError on failure."""
+        calls = [c.redis_args(by_sha=c.script_name in self._sent_scripts) for c in batch]
+        try:
+            results = self._pipeline(calls)
+            if any(isinstance(r, rex.NoScriptError) for r in results):
+                results = self._rerun_scripts(batch, results)
+        except UNAVAILABLE as exc:
+            raise _Unavailable(batch, exc) from exc
+        except rex.RedisError as exc:  # e.g. the cluster client refusing an unknown command
+            log.error(
+                "Redis client rejected a batch starting %s %s: %s", batch[0].op, batch[0].key, exc
+            )
+            raise WriteError(str(exc)) from exc
+        self._sent_scripts.update(c.script_name for c in batch if c.script_name)
+        self._check(batch, results)
+
+    def _rerun_scripts(self, batch: list[Command], results: list[Any]) -> list[Any]:
+        """Run scripts the server did not know with EVAL (which also caches them), in a second trip.
+
+        Later repeatable commands of the batch run again after them, so that, say, an EXPIRE
+        meant for a hash the script creates still applies.
+        """
+        first = next(i for i, r in enumerate(results) if isinstance(r, rex.NoScriptError))
+        rerun = [
+            i
+            for i in range(first, len(batch))
+            if isinstance(results[i], rex.NoScriptError) or batch[i].op.upper() in REPEATABLE
+        ]
+        again = self._pipeline([batch[i].redis_args(by_sha=False) for i in rerun])
+        merged = list(results)
+        for i, result in zip(rerun, again, strict=True):
+            merged[i] = result
+        return merged
+
+    def _check(self, batch: list[Command], results: list[Any]) -> None:
+        """Raise for commands Redis could not take (_Unavailable) or rejected (WriteError)."""
+        failed = [c for c, r in zip(batch, results, strict=True) if isinstance(r, UNAVAILABLE)]
+        if failed:
+            cause = next(r for r in results if isinstance(r, UNAVAILABLE))
+            raise _Unavailable(failed, cause)
+        errors = [(c, r) for c, r in zip(batch, results, strict=True) if isinstance(r, Exception)]
+        for command, error in errors:
+            log.error("Redis rejected %s %s: %s", command.op, command.key, error)
+        if errors:
+            raise WriteError("; ".join(f"{c.op} {c.key}: {e}" for c, e in errors))
+
+
+def _lists(value: Any) -> Any:
+    """Turn nested tuples into lists for JSON."""
+    return [_lists(v) for v in value] if isinstance(value, tuple | list) else value
+
+
+def _tuples(value: Any) -> Any:
+    """Turn nested lists back into tuples."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list | tuple) else value

@@ -1,0 +1,57 @@
+"""Fixtures that build the real Flask app on a real Redis, and phones that call it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from phone import TOKEN, Phone
+
+from app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def menus_dir(tmp_path: Path) -> Path:
+    """A private copy of the shipped menus that a test may edit."""
+    target = tmp_path / "menus"
+    shutil.copytree(ROOT / "menus", target)
+    return target
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, redis_url: str, menus_dir: Path):
+    """Factory: the real app on the test Redis, with settings overridden per test."""
+
+    def make(**overrides):
+        settings = {"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_url, "IVR_MENUS": str(menus_dir),
+                    "IVR_RECORDINGS": str(ROOT / "recordings"), "IVR_DATA_DIR": str(tmp_path / "data"),
+                    "IVR_RELOAD_SECONDS": "0", "IVR_LOG_LEVEL": "WARNING"}
+        settings.update({k: str(v) for k, v in overrides.items()})
+        return create_app(settings)
+
+    return make
+
+
+@pytest.fixture
+def app(make_app):
+    """The app with default test settings."""
+    return make_app()
+
+
+@pytest.fixture
+def phone(app) -> Phone:
+    """A phone calling the app."""
+    return Phone(app.test_client())
+
+
+@pytest.fixture
+def new_phone(app):
+    """Factory for more phones (other callers, or the same number calling again)."""
+
+    def make(number: str = "+15551234567") -> Phone:
+        return Phone(app.test_client(), number=number)
+
+    return make
