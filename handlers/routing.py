@@ -9,7 +9,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.wrappers import Response
 
 from handlers.security import runtime
-from handlers.twiml import apology, caller, now, render_step, twiml, urls, voice_webhook
+from handlers.twiml import apology, caller, clock, now, render_step, twiml, urls, voice_webhook
 from ivr.model import Action, MenuSet
 from ivr.navigator import Navigator
 from ivr.queueing import wait_twiml
@@ -95,7 +95,7 @@ def queue_done() -> Response:
     rt.writer.write(rt.calls.update(who.sid, fields))
     if queue is None or result in ("hangup", "redirected"):
         return twiml(EMPTY)
-    nav = Navigator(ms)
+    nav = Navigator(ms, now=clock())
     if result == "bridged":
         return render_step(after_agent(ms, state, queue), ms)
     if reason == "voicemail" and queue.voicemail:
@@ -215,4 +215,4 @@ def transfer_done() -> Response:
         return render_step(after_agent(ms, state, transfer), ms)
     then = transfer.on_fail or Action(kind="say", message=ms.message("goodbye"))
     said = (ms.message("transfer_failed").speech(state.lang),)
-    return render_step(Navigator(ms).run(state, then, said, (f"transfer {status}",), fallback=True), ms)
+    return render_step(Navigator(ms, now=clock()).run(state, then, said, (f"transfer {status}",), fallback=True), ms)

@@ -7,8 +7,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from flask import Response, request
+from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from handlers.security import runtime, verify_signature
@@ -63,7 +64,7 @@ def apology(lang: str | None = None) -> Response:
     try:
         ms = runtime().menus.current
         lang = lang if lang in ms.languages else ms.default_language
-        nav = Navigator(ms)
+        nav = Navigator(ms, now=clock())
         main = ms.menus[ms.line.main]
         from ivr.state import CallState
 
@@ -96,3 +97,9 @@ def voice_webhook(fn: Callable[..., Response]) -> Callable[..., Response]:
 def now() -> float:
     """Current time as a UNIX timestamp (UTC)."""
     return time.time()
+
+
+def clock() -> datetime:
+    """The moment menus see for schedules: now, or the time `ivr simulate --at` set in IVR_CLOCK."""
+    fixed = current_app.config.get("IVR_CLOCK")
+    return fixed() if callable(fixed) else datetime.now(UTC)

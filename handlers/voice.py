@@ -6,7 +6,7 @@ from flask import Blueprint, request
 from werkzeug.wrappers import Response
 
 from handlers.security import runtime
-from handlers.twiml import apology, caller, now, render_step, twiml, voice_webhook
+from handlers.twiml import apology, caller, clock, now, render_step, twiml, voice_webhook
 from ivr.navigator import Navigator
 from ivr.returning import returning_step
 from ivr.state import BadState, CallState
@@ -22,7 +22,7 @@ def incoming() -> Response:
     """A new call: greet a returning caller, else start at the line's first menu."""
     rt, who = runtime(), caller()
     ms = rt.menus.current
-    nav = Navigator(ms)
+    nav = Navigator(ms, now=clock())
     remembered = {}
     if who.hash and ms.line.returning and rt.config.int("IVR_RETURNING_HOURS") > 0:
         remembered = rt.writer.read(lambda c: rt.calls.caller(c, who.hash), {})
@@ -45,7 +45,7 @@ def menu() -> Response:
         return apology(request.args.get("l"))
     ms = rt.menus.for_call(state.version)
     digits = request.form.get("Digits", "")[:32]
-    step = Navigator(ms).press(state, digits or None)
+    step = Navigator(ms, now=clock()).press(state, digits or None)
     fields = {"lang": step.lang, "last_menu": state.node}
     rt.writer.write(rt.calls.step(who.sid, state.step + 1, step.trail, fields) + route_commands(step, who))
     return render_step(step, ms)
