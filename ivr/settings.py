@@ -49,6 +49,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IVR_RETURNING_HOURS", "24", "A caller who called within this many hours is greeted "
             "as a returning caller (0: off)."),
     Setting("IVR_LOG_LEVEL", "INFO", "Log level (DEBUG, INFO, WARNING, ERROR)."),
+    Setting("IVR_ADMIN_USERS", "", "Dashboard accounts: `name:role:hash,...` with role supervisor or "
+            "viewer and a hash from `ivr admin hash-password`.", secret=True),
+    Setting("IVR_ADMIN_TOKEN", "", "One shared sign-in token for small teams (signs in as a "
+            "supervisor named `token`); unset: only IVR_ADMIN_USERS can sign in.", secret=True),
+    Setting("IVR_SESSION_MINUTES", "480", "Minutes a dashboard sign-in lasts before it expires."),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
