@@ -42,8 +42,6 @@ SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("IVR_HASH_KEY", "", "Key for the keyed hashes (HMAC) that replace caller numbers in Redis. "
             "Unset: generated under IVR_DATA_DIR.", secret=True),
-    Setting("IVR_CALLER_DISPLAY", "masked", "How caller numbers are shown to staff: `masked` "
-            "(+1******4567) or `full` (for signed-in supervisors only)."),
     Setting("IVR_RETENTION_DAYS", "395", "Days call records, survey responses and voicemail "
             "records are kept in Redis."),
     Setting("IVR_RETURNING_HOURS", "24", "A caller who called within this many hours is greeted "
@@ -109,3 +107,16 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> C
             raise KeyError(f"unknown setting {key}")
         values[key] = str(value)
     return Config(values)
+
+
+def markdown_table() -> str:
+    """The settings as the Markdown table kept in README.md (regenerate with `python -m ivr.settings`)."""
+    rows = ["| setting | default | what it does |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default else "(unset)"
+        rows.append(f"| `{s.name}` | {default} | {s.help} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

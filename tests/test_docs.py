@@ -1,0 +1,30 @@
+"""The README documents every setting, and the documents it links to exist."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ivr.settings import SETTINGS, markdown_table
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_in_the_readme_table():
+    block = README.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0].strip()
+    for setting in SETTINGS:
+        assert f"| `{setting.name}` |" in block, f"{setting.name} missing from README (python -m ivr.settings)"
+    assert block == markdown_table(), "README settings table is out of date: run python -m ivr.settings"
+
+
+def test_readme_links_resolve():
+    for target in re.findall(r"\]\(((?:docs|bench)/[^)#]+)", README):
+        assert (ROOT / target).exists(), target
+
+
+def test_readme_has_the_two_setup_commands():
+    assert "pip install -e . && ivr serve" in README
+    command = "apt-get update && apt-get install -y chromium graphviz && pip install -e '.[test]' && python -m pytest"
+    assert command in README
+    assert command in (ROOT / ".ci" / "run").read_text()
