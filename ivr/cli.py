@@ -48,7 +48,7 @@ def check(path: Path | None, recordings: Path | None) -> None:
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
 def serve(host: str, port: int, workers: int) -> None:
     """Run the server under gunicorn (embedded Redis and a local token when none are configured)."""
-    from ivr.runtime import ConfigError, resolve_auth_token, resolve_redis_url
+    from ivr.runtime import ConfigError, check_production, resolve_auth_token, resolve_redis_url
 
     config = load_config()
     menuset, problems = check_menus(config.path("IVR_MENUS"), config.path("IVR_RECORDINGS"))
@@ -57,6 +57,7 @@ def serve(host: str, port: int, workers: int) -> None:
         click.echo("refusing to start: fix the menu errors above (ivr check)", err=True)
         sys.exit(1)
     try:
+        check_production(config)
         token = resolve_auth_token(config)
         redis_url = resolve_redis_url(config)
     except ConfigError as exc:
@@ -90,3 +91,7 @@ def _register_tools() -> None:
 
 
 _register_tools()
+
+
+if __name__ == "__main__":
+    main()

@@ -62,12 +62,17 @@ def resolve_redis_url(config: Config) -> str:
     return start_embedded(config.path("IVR_DATA_DIR").resolve())
 
 
+def check_production(config: Config) -> None:
+    """Refuse generated secrets in production: every secret must come from the environment."""
+    if config.production:
+        for name in ("TWILIO_AUTH_TOKEN", "IVR_SECRET_KEY", "IVR_HASH_KEY"):
+            if not config.get(name):
+                raise ConfigError(f"{name} is not set: production mode refuses to start without it")
+
+
 def create_runtime(config: Config) -> Runtime:
     """Load menus, connect Redis and build the stores; raise ConfigError or MenuError when impossible."""
-    if config.production:
-        for name in ("IVR_SECRET_KEY", "IVR_HASH_KEY"):
-            if not config.get(name):
-                raise ConfigError(f"{name} is not set: production mode refuses generated secrets")
+    check_production(config)
     token = resolve_auth_token(config)
     menus = MenuRegistry(config.path("IVR_MENUS"), config.path("IVR_RECORDINGS"),
                          check_every=config.float("IVR_RELOAD_SECONDS"),
