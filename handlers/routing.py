@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 
 from flask import Blueprint, abort, request
 from twilio.twiml.voice_response import VoiceResponse
@@ -10,15 +10,16 @@ from werkzeug.wrappers import Response
 
 from handlers.security import runtime
 from handlers.twiml import apology, caller, clock, now, render_step, twiml, urls, voice_webhook
-from ivr.model import Action, MenuSet
+from ivr.model import Action, MenuSet, Speech
 from ivr.navigator import Navigator
-from ivr.queueing import wait_twiml
+from ivr.queueing import WaitingList, once_per_event, wait_twiml
 from ivr.render import speak
 from ivr.state import BadState, CallState
 from ivr.steps import Step
 
 bp = Blueprint("routing", __name__, url_prefix="/voice")
 EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+WAITING = WaitingList()
 
 
 def call_state() -> tuple[CallState, MenuSet]:
@@ -54,10 +55,12 @@ def queue_wait() -> Response:
     queue = ms.queues.get(request.args.get("q", ""))
     if queue is None:
         return twiml(str(VoiceResponse().leave()))
-    rt = runtime()
+    rt, sid = runtime(), caller().sid
     xml, reason = wait_twiml(ms, queue, state, request.form.to_dict(), urls(), rt.config.path("IVR_RECORDINGS"))
     if reason:
-        rt.writer.write(rt.calls.update(caller().sid, {"leave_reason": reason}))
+        rt.writer.write(rt.calls.update(sid, {"leave_reason": reason}) + WAITING.left(queue.name, sid))
+    else:
+        rt.writer.write(WAITING.joined(queue.name, sid, now() - _int("QueueTime"), queue.max_wait + 3600))
     return twiml(xml)
 
 
@@ -92,7 +95,9 @@ def queue_done() -> Response:
         fields["leave_reason"] = reason
     if result == "hangup":
         fields["abandoned"] = "queue"
-    rt.writer.write(rt.calls.update(who.sid, fields))
+    mark = ("queue_event", f"{fields['queue']}:{result}:{fields['queue_time']}")
+    rt.writer.write(once_per_event(rt.calls.key(who.sid), mark, fields, rt.calls.retention_seconds)
+                    + WAITING.left(fields["queue"], who.sid))
     if queue is None or result in ("hangup", "redirected"):
         return twiml(EMPTY)
     nav = Navigator(ms, now=clock())
@@ -110,43 +115,47 @@ def queue_done() -> Response:
 @bp.post("/agent/<queue_name>")
 @voice_webhook
 def agent(queue_name: str) -> Response:
-    """An agent takes the next caller waiting in a queue (with a whisper first)."""
-    ms = runtime().menus.current
-    if queue_name not in ms.queues:
+    """An agent takes the next caller of a queue, first hearing which queue and how long they waited."""
+    rt = runtime()
+    ms = rt.menus.current
+    queue = ms.queues.get(queue_name)
+    if queue is None:
         abort(404, f"no queue named {queue_name!r}")
     identity = (request.args.get("agent") or request.form.get("From") or "agent")[:64]
+    waited = rt.writer.read(lambda c: WAITING.longest_wait(c, queue_name, now(), queue.max_wait + 3600), None)
     u = urls()
     response = VoiceResponse()
-    dial = response.dial(action=u.path("/voice/agent/done", {"q": queue_name}), method="POST")
-    dial.queue(queue_name, url=u.path("/voice/agent/whisper", {"q": queue_name, "agent": identity}),
+    if waited is not None:
+        speak(response, Speech(text=whisper_text(ms, queue, waited)), ms.default_language, ms, u)
+    dial = response.dial(action=u.path("/voice/queue/agent-done", {"q": queue_name}), method="POST")
+    dial.queue(queue_name, url=u.path("/voice/queue/answered", {"q": queue_name, "agent": identity}),
                method="POST")
     return twiml(str(response))
 
 
-@bp.post("/agent/whisper")
-@voice_webhook
-def agent_whisper() -> Response:
-    """Played to the agent before the bridge: which queue and how long the caller waited."""
-    rt = runtime()
-    ms = rt.menus.current
-    name = request.args.get("q", "")
-    sid = request.form.get("CallSid", "")[:64]
-    waited = _int("QueueTime")
-    rt.writer.write(rt.calls.update(sid, {"agent": request.args.get("agent", "")[:64],
-                                          "answered_at": now(), "queue_time": waited}))
+def whisper_text(ms: MenuSet, queue, waited: float) -> str:
+    """What the agent hears before the bridge, such as "Billing call, waited 2 minutes."."""
     lang = ms.default_language
-    queue = ms.queues.get(name)
-    title = queue.title.speech(lang).text if queue and queue.title else name
-    text = (ms.message("whisper").speech(lang).text or "").replace("{queue}", title or name) \
-        .replace("{minutes}", str(math.floor(waited / 60)))
-    response = VoiceResponse()
-    from ivr.model import Speech
-
-    speak(response, Speech(text=text), lang, ms, urls())
-    return twiml(str(response))
+    title = (queue.title.speech(lang).text if queue.title else None) or queue.name
+    text = ms.message("whisper").speech(lang).text or ""
+    return text.replace("{queue}", title).replace("{minutes}", str(round(waited / 60)))
 
 
-@bp.post("/agent/done")
+@bp.post("/queue/answered")
+@voice_webhook
+def queue_answered() -> Response:
+    """Queue's url, run on the caller's leg as an agent takes them: record who answered and when."""
+    rt = runtime()
+    sid = request.form.get("CallSid", "")[:64]
+    fields = {"agent": request.args.get("agent", "")[:64], "answered_at": now(),
+              "queue_time": _int("QueueTime")}
+    mark = ("answer_event", request.form.get("DequeingCallSid", "")[:64] or fields["agent"])
+    rt.writer.write(once_per_event(rt.calls.key(sid), mark, fields, rt.calls.retention_seconds)
+                    + WAITING.left(request.args.get("q", ""), sid))
+    return twiml(EMPTY)
+
+
+@bp.post("/queue/agent-done")
 @voice_webhook
 def agent_done() -> Response:
     """The agent's leg ended: hang up the agent side."""
@@ -178,6 +187,9 @@ def voicemail_recording() -> Response:
         abort(400, "RecordingSid is missing")
     ok = request.form.get("RecordingStatus", "completed") == "completed"
     duration = _int("RecordingDuration") if ok else 0
+    if not who.hash:  # recording callbacks carry no From: take the caller from the call record
+        known = rt.writer.read(lambda c: c.hmget(rt.calls.key(who.sid), "caller", "caller_hash"), [])
+        who = replace(who, masked=known[0] or "", hash=known[1] or "") if known else who
     fields = {"box": request.args.get("box", ""), "call_sid": who.sid, "caller": who.masked,
               "caller_hash": who.hash, "lang": state.lang, "url": request.form.get("RecordingUrl", "")}
     rt.writer.write(rt.voicemail.recorded(rid, now(), fields, duration)

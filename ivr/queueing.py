@@ -9,12 +9,61 @@ from pathlib import Path
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import scripts
 from ivr.model import MenuSet, Queue, Speech
 from ivr.render import Urls, speak
 from ivr.render_routes import route_query
 from ivr.state import CallState
+from ivr.writer import Command
 
 DEFAULT_MUSIC_SECONDS = 30
+
+# KEYS[1] hash; ARGV[1] mark field, ARGV[2] mark value, then field/value pairs.  Writes the
+# pairs and the mark unless the mark already holds this value, so a callback Twilio repeats
+# for the same event never moves a timestamp such as answered_at.  Returns 1 when written.
+scripts.register(
+    "hset_once_per_mark",
+    """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+""",
+)
+
+
+def once_per_event(key: str, mark: tuple[str, str], fields: dict[str, object], ttl: int) -> list[Command]:
+    """Commands setting `fields` on the hash `key` once for the event `mark` (field, value)."""
+    argv = [mark[0], mark[1]]
+    for name, value in fields.items():
+        argv += [name, "" if value is None else str(value)]
+    return [Command.script("hset_once_per_mark", key, (), argv), Command("EXPIRE", key, (max(ttl, 1),))]
+
+
+class WaitingList:
+    """Who is waiting in each queue and since when, so an agent hears how long the next caller waited."""
+
+    KEY = "ivr:queue:{%s}:waiting"
+
+    def key(self, queue: str) -> str:
+        """The sorted set of call ids waiting in `queue`, scored by when they joined."""
+        return self.KEY % queue
+
+    def joined(self, queue: str, sid: str, since: float, ttl: int) -> list[Command]:
+        """Commands noting that call `sid` waits in `queue` since `since` (the first note wins)."""
+        return [Command("ZADD", self.key(queue), ("NX", repr(since), sid)),
+                Command("EXPIRE", self.key(queue), (max(ttl, 1),))]
+
+    def left(self, queue: str, sid: str) -> list[Command]:
+        """Commands noting that call `sid` left `queue`."""
+        return [Command("ZREM", self.key(queue), (sid,))]
+
+    def longest_wait(self, client, queue: str, now: float, max_age: int) -> float | None:
+        """Seconds the longest-waiting caller has waited (stale entries dropped), None when empty."""
+        client.zremrangebyscore(self.key(queue), "-inf", f"({now - max_age}")
+        oldest = client.zrange(self.key(queue), 0, 0, withscores=True)
+        return max(0.0, now - oldest[0][1]) if oldest else None
 
 
 def estimated_wait(position: int, queue_time: int, avg_queue_time: int) -> int:

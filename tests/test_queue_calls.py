@@ -15,8 +15,8 @@ OPEN = datetime(2026, 6, 3, 10, 0, tzinfo=NEW_YORK)  # a Wednesday morning: bill
 @pytest.fixture(autouse=True)
 def office_open():
     """Every call here happens while the billing team is open (frozen clock)."""
-    with time_machine.travel(OPEN, tick=False):
-        yield
+    with time_machine.travel(OPEN, tick=False) as traveller:
+        yield traveller
 
 
 def enter_billing(phone, language_key: str = "1"):
