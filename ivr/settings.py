@@ -46,7 +46,22 @@ SETTINGS: tuple[Setting, ...] = (
             "records are kept in Redis."),
     Setting("IVR_RETURNING_HOURS", "24", "A caller who called within this many hours is greeted "
             "as a returning caller (0: off)."),
+    Setting("IVR_ALERT_WEBHOOK_URL", "", "Where low survey scores are POSTed as JSON "
+            "(`{\"text\": ...}`, a Slack incoming webhook works). Unset: alerts are only stored.",
+            secret=True),
+    Setting("IVR_ALERT_TIMEOUT", "3", "Seconds to wait for the alert webhook (from a background "
+            "thread: callers never wait on it)."),
+    Setting("IVR_ALERT_RETRY_SECONDS", "30", "Delay before retrying a failed alert POST; doubles "
+            "on each failure (up to 32 times this)."),
+    Setting("IVR_ALERT_ATTEMPTS", "8", "Tries before an alert POST is given up (the alert stays "
+            "stored, marked delivery=failed)."),
     Setting("IVR_LOG_LEVEL", "INFO", "Log level (DEBUG, INFO, WARNING, ERROR)."),
+    Setting("IVR_ABANDON_GRACE_SECONDS", "5", "Callers who hang up within this many seconds "
+            "of entering a queue are left out of queue abandonment and service level."),
+    Setting("IVR_SERVICE_LEVEL_SECONDS", "20", "Service level: % of queue calls answered within "
+            "this many seconds."),
+    Setting("IVR_REPORT_TZ", "UTC", "Time zone (IANA name, e.g. America/New_York) that reports, "
+            "exports and the dashboard use for days and times; storage stays UTC."),
     Setting("IVR_ADMIN_USERS", "", "Dashboard accounts: `name:role:hash,...` with role supervisor or "
             "viewer and a hash from `ivr admin hash-password`.", secret=True),
     Setting("IVR_ADMIN_TOKEN", "", "One shared sign-in token for small teams (signs in as a "
