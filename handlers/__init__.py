@@ -7,11 +7,12 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Register every blueprint in one visible place."""
-    from handlers import admin, errors, health, media, routing, voice
+    from handlers import admin, errors, health, media, routing, survey, voice
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(routing.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(survey.bp)
     app.register_blueprint(admin.bp)
     errors.register(app)

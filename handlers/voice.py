@@ -10,6 +10,7 @@ from handlers.twiml import apology, caller, clock, now, render_step, twiml, voic
 from ivr.navigator import Navigator
 from ivr.returning import returning_step
 from ivr.state import BadState, CallState
+from ivr.survey_flow import parts as survey_parts
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
@@ -82,7 +83,9 @@ def status() -> Response:
     duration = request.form.get("CallDuration", "")
     if duration.isdigit():
         fields["duration"] = duration
+    commands = []
     if call_status in FINAL_STATUSES:
         fields["ended"] = now()
-    rt.writer.write(rt.calls.update(who.sid, fields))
+        commands = survey_parts(rt).store.call_ended(who.sid, now())  # settles a survey left midway
+    rt.writer.write(rt.calls.update(who.sid, fields) + commands)
     return twiml('<?xml version="1.0" encoding="UTF-8"?><Response/>')
