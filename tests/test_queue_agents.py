@@ -7,7 +7,7 @@ import time
 import pytest
 import time_machine
 from phone import Phone
-from test_queue_calls import OPEN, enter_billing, record, wait
+from test_queue_calls import OPEN, enter_billing, record, strip_surveys, wait
 
 
 @pytest.fixture(autouse=True)
@@ -20,9 +20,7 @@ def clock():
 @pytest.fixture
 def phone(make_app, menus_dir):
     """A caller on menus without post-call surveys, so a bridged call ends with goodbye."""
-    routing = menus_dir / "routing.yaml"
-    lines = routing.read_text().splitlines(keepends=True)
-    routing.write_text("".join(x for x in lines if not x.lstrip().startswith(("survey:", "survey_rate:"))))
+    strip_surveys(menus_dir)
     return Phone(make_app().test_client())
 
 
