@@ -82,7 +82,7 @@ def _register_tools() -> None:
     """Attach the staff tools that live in their own modules."""
     import importlib
 
-    for module in ("ivr.cli_voicemail",):
+    for module in ("ivr.cli_voicemail", "ivr.cli_simulate", "ivr.cli_graph", "ivr.cli_admin"):
         try:
             importlib.import_module(module).register(main)
         except ModuleNotFoundError as exc:
