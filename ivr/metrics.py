@@ -93,7 +93,7 @@ def fold_call(record: dict[str, str], events: list[str]) -> tuple[tuple[str, ...
     """The cell and counters of one call record and its path events."""
     t = Tally()
     t.add("calls")
-    menus, options = _walk(events)
+    menus, options = walk_path(events)
     for option in options:
         t.add("option", option)
     if record.get("route"):
@@ -110,7 +110,7 @@ def fold_call(record: dict[str, str], events: list[str]) -> tuple[tuple[str, ...
     if _number(record.get("duration")) is not None:
         t.add("duration", n=_number(record["duration"]))
         t.add("timed")
-    cell = (_call_queue(record), record.get("lang", ""), record.get("agent", ""), ">".join(menus))
+    cell = (call_queue(record), record.get("lang", ""), record.get("agent", ""), ">".join(menus))
     return cell, t
 
 
@@ -149,7 +149,7 @@ def fold_survey(record: dict[str, str]) -> tuple[tuple[str, ...], Tally]:
     return (queue, record.get("lang", ""), record.get("agent", ""), record.get("path", "")), t
 
 
-def _walk(events: list[str]) -> tuple[list[str], set[str]]:
+def walk_path(events: list[str]) -> tuple[list[str], set[str]]:
     """Menus visited (repeats in a row collapsed) and the options pressed as `menu:key`."""
     menus: list[str] = []
     options: set[str] = set()
@@ -168,7 +168,7 @@ def _abandoned_in_menu(record: dict[str, str], events: list[str]) -> bool:
     return not routed and (not events or events[-1] != "hangup")
 
 
-def _call_queue(record: dict[str, str]) -> str:
+def call_queue(record: dict[str, str]) -> str:
     """The queue or transfer a call went to ("" when none)."""
     if record.get("queue") or record.get("transfer"):
         return record.get("queue") or record.get("transfer", "")
