@@ -45,8 +45,30 @@ def speak(parent, speech: Speech, lang: str, ms: MenuSet, urls: Urls) -> None:
 RouteRenderer = Callable[[VoiceResponse, Step], None]
 
 
+# Rendered documents by (menu version, URL base, routes rendered, step): a step's TwiML depends on
+# nothing else, and most webhooks of most calls render one of a few hundred distinct steps.
+_RENDERED: dict[tuple, str] = {}
+RENDER_CACHE_SIZE = 4096
+
+
 def render(step: Step, ms: MenuSet, urls: Urls, route: RouteRenderer | None = None) -> str:
-    """The TwiML document for `step`."""
+    """The TwiML document for `step` (rendered once per menu version, then served from memory)."""
+    key = (ms.version, urls.base, route is not None, step)
+    try:
+        return _RENDERED[key]
+    except KeyError:
+        pass
+    except TypeError:  # a step holding something unhashable: render it every time
+        return render_uncached(step, ms, urls, route)
+    xml = render_uncached(step, ms, urls, route)
+    if len(_RENDERED) >= RENDER_CACHE_SIZE:
+        _RENDERED.clear()  # bounded memory; the few hot steps are back within a few calls
+    _RENDERED[key] = xml
+    return xml
+
+
+def render_uncached(step: Step, ms: MenuSet, urls: Urls, route: RouteRenderer | None = None) -> str:
+    """The TwiML document for `step`, built with twilio's VoiceResponse."""
     response = VoiceResponse()
     if step.gather is not None:
         gather_step(response, step, ms, urls)

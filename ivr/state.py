@@ -27,7 +27,8 @@ class CallState:
     attempt: int = 0
     heard: bool = False
     stack: tuple[str, ...] = ()
-    vars: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # Left out of the hash (a mapping has none) but compared for equality, so states can key a cache.
+    vars: MappingProxyType = field(default_factory=lambda: MappingProxyType({}), hash=False)
     step: int = 0
     ret: str = ""  # a returning caller's last destination, offered on the welcome-back menu
 
