@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.admin import login, records  # noqa: F401  (their routes attach to bp)
+from handlers.admin import dashboard, exports, login, records, responses  # noqa: F401 (routes)
 from handlers.admin.blueprint import bp
 
 __all__ = ["bp"]

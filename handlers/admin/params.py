@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import abort, g, request
+from flask import abort, current_app, g, request
 
 DEFAULT_DAYS = 7
 FILTER_NAMES = ("queue", "language", "agent")
@@ -37,8 +37,9 @@ class DateRange:
 
 
 def read_tz() -> str:
-    """The `tz` parameter (an IANA zone such as Europe/Paris), UTC by default; 400 when unknown."""
-    name = (request.args.get("tz") or "UTC").strip()
+    """The `tz` parameter (an IANA zone such as Europe/Paris), IVR_REPORT_TZ by default; 400 if unknown."""
+    default = current_app.extensions["ivr"].config.get("IVR_REPORT_TZ")
+    name = (request.args.get("tz") or default or "UTC").strip()
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

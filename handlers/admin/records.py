@@ -1,14 +1,16 @@
-"""One call's record and path, and the voicemail list with status changes."""
+"""Records staff look at one by one: a call with its path and survey, voicemail, low-score alerts."""
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from handlers.admin.auth import login_required, safe_next
+from handlers.admin.auth import current_account, login_required, safe_next
 from handlers.admin.blueprint import bp
 from handlers.admin.params import read_tz
 from handlers.security import runtime
+from ivr.alerts import AlertStore
+from ivr.surveys import SurveyStore
 from ivr.voicemail import STATUSES
 
 TIME_FIELDS = ("started", "routed_at", "left_queue_at", "answered_at", "ended")
@@ -34,8 +36,6 @@ def call(sid: str) -> str:
 
 def _survey(client, sid: str) -> list[tuple[str, str, str]]:
     """The call's survey answers as (question, type, answer) in question order."""
-    from ivr.surveys import SurveyStore
-
     response = SurveyStore().get(client, sid)
     if not response:
         return []
@@ -75,3 +75,26 @@ def voicemail_status(rid: str) -> Response:
         abort(404, f"no voicemail {rid}")
     flash(f"Message {rid} marked {status}.")
     return redirect(safe_next(request.form.get("back") or url_for("admin.voicemail")))
+
+
+@bp.get("/alerts")
+@login_required()
+def alerts() -> str:
+    """Low-score alerts newest first (open ones by default), each acknowledgeable by a supervisor."""
+    read_tz()
+    status = request.args.get("status", "open")
+    if status not in ("open", "acknowledged", "all"):
+        abort(400, "status must be open, acknowledged or all")
+    rows = AlertStore().list(runtime().redis, status=None if status == "all" else status, limit=200)
+    return render_template("admin/alerts.html", alerts=rows, status=status)
+
+
+@bp.post("/alerts/<path:alert_id>/acknowledge")
+@login_required("supervisor")
+def acknowledge(alert_id: str) -> Response:
+    """Acknowledge an alert in the signed-in supervisor's name."""
+    account = current_account()
+    if not AlertStore().acknowledge(runtime().redis, alert_id, account.name if account else ""):
+        abort(404, f"no alert {alert_id}")
+    flash(f"Alert {alert_id} acknowledged.")
+    return redirect(safe_next(request.form.get("back") or url_for("admin.alerts")))
