@@ -27,11 +27,25 @@ def print_problems(problems, out=None) -> None:
 @main.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--recordings", type=click.Path(path_type=Path), help="Recordings folder (default: IVR_RECORDINGS).")
-def check(path: Path | None, recordings: Path | None) -> None:
+@click.option("--timing", is_flag=True, help="List the quickest keys to each destination and the seconds "
+              "of prompts on the way.")
+@click.option("--budget", type=float, default=30.0, show_default=True,
+              help="With --timing: warn (and exit 1) when a destination takes more seconds than this.")
+@click.option("--wpm", help="With --timing: speaking rate in words per minute, e.g. 150 or "
+              "150,es-US=170 (default: IVR_SPEECH_WPM).")
+@click.option("--diff", nargs=2, metavar="OLD NEW", help="List what changes for callers between two menu "
+              "files/folders or git revisions (e.g. --diff HEAD menus).")
+def check(path: Path | None, recordings: Path | None, timing: bool, budget: float, wpm: str | None,
+          diff: tuple[str, str] | None) -> None:
     """Validate menu files; print every problem as file:line: message; exit 1 on errors."""
     config = load_config()
     path = path or config.path("IVR_MENUS")
-    menuset, problems = check_menus(path, recordings or config.path("IVR_RECORDINGS"))
+    recordings = recordings or config.path("IVR_RECORDINGS")
+    if diff:
+        from ivr.cli_tools import run_diff
+
+        sys.exit(run_diff(diff, path, recordings))
+    menuset, problems = check_menus(path, recordings)
     print_problems(problems)
     errors = sum(p.is_error for p in problems)
     warnings = len(problems) - errors
@@ -40,6 +54,10 @@ def check(path: Path | None, recordings: Path | None) -> None:
         sys.exit(1)
     click.echo(f"ok: {len(menuset.menus)} menus, {len(menuset.languages)} languages, version "
                f"{menuset.version}" + (f", {warnings} warning(s)" if warnings else ""))
+    if timing:
+        from ivr.cli_tools import run_timing
+
+        sys.exit(run_timing(menuset, recordings, budget, wpm or config.get("IVR_SPEECH_WPM")))
 
 
 @main.command()
@@ -82,7 +100,8 @@ def _register_tools() -> None:
     """Attach the staff tools that live in their own modules."""
     import importlib
 
-    for module in ("ivr.cli_voicemail", "ivr.cli_simulate", "ivr.cli_graph", "ivr.cli_admin"):
+    for module in ("ivr.cli_voicemail", "ivr.cli_simulate", "ivr.cli_graph", "ivr.cli_admin",
+                   "ivr.cli_reports"):
         try:
             importlib.import_module(module).register(main)
         except ModuleNotFoundError as exc:
