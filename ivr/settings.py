@@ -56,6 +56,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IVR_ALERT_ATTEMPTS", "8", "Tries before an alert POST is given up (the alert stays "
             "stored, marked delivery=failed)."),
     Setting("IVR_LOG_LEVEL", "INFO", "Log level (DEBUG, INFO, WARNING, ERROR)."),
+    Setting("IVR_SPEECH_WPM", "150", "Speaking rate `ivr check --timing` assumes for spoken prompts, "
+            "in words per minute: one number, or per language like `150,es-US=170`."),
     Setting("IVR_ABANDON_GRACE_SECONDS", "5", "Callers who hang up within this many seconds "
             "of entering a queue are left out of queue abandonment and service level."),
     Setting("IVR_SERVICE_LEVEL_SECONDS", "20", "Service level: % of queue calls answered within "
