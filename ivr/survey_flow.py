@@ -126,12 +126,13 @@ def survey_after_call(rt: Any, ms: MenuSet, state: CallState, holder: Any, who: 
     if survey.ask == "at_start" and not asked_at_start:
         return None
     p = parts(rt)
-    seen, agent = rt.writer.read(lambda c: _lookup(c, p.store, rt.calls, who, survey), (False, ""))
+    fallback = (False, "", ">".join(state.stack + (state.node,)))
+    seen, agent, path = rt.writer.read(lambda c: _lookup(c, p.store, rt.calls, who, survey), fallback)
     if seen:
         return None
     now = round(time.time(), 1)
     fields = {"survey": survey.name, kind: holder.name, "agent": agent or "", "lang": state.lang,
-              "path": ">".join(state.stack + (state.node,)), "caller_hash": who.hash,
+              "path": path or fallback[2], "caller_hash": who.hash,
               "kinds": survey.kinds}
     commands = p.store.offered(who.sid, now, fields, holder.name, who.hash, survey.once_per_days)
     st = SurveyState(survey.name, ms.version, state.lang, f"{kind}:{holder.name}",
@@ -146,13 +147,27 @@ def survey_after_call(rt: Any, ms: MenuSet, state: CallState, holder: Any, who: 
     return Step(lang=state.lang, redirect=_ask_url(rt, st, -1))
 
 
-def _lookup(client: Any, store: SurveyStore, calls: Any, who: Any, survey: Survey) -> tuple[bool, str]:
-    """In one round trip: was this caller surveyed recently, and which agent took the call."""
+def _lookup(client: Any, store: SurveyStore, calls: Any, who: Any,
+            survey: Survey) -> tuple[bool, str, str]:
+    """In one round trip: was this caller surveyed recently (by another call), agent, menu path."""
     pipe = client.pipeline(transaction=False)
-    pipe.exists(store.SURVEYED % (who.hash or "-"))
+    pipe.get(store.SURVEYED % (who.hash or "-"))
     pipe.hget(calls.key(who.sid), "agent")
-    recent, agent = pipe.execute()
-    return bool(recent and survey.once_per_days and who.hash), agent or ""
+    pipe.exists(store.key(who.sid))  # a repeated webhook of this very call is not a second survey
+    pipe.hgetall(calls.path_key(who.sid))
+    last, agent, this_call, steps = pipe.execute()
+    recent = bool(last and who.hash) and time.time() - float(last) < survey.once_per_days * 86400
+    return recent and not this_call, agent or "", menus_visited(steps)
+
+
+def menus_visited(steps: dict[str, str]) -> str:
+    """The menus a call went through, from its recorded path, as `language>main>support`."""
+    menus: list[str] = []
+    for number in sorted(steps, key=lambda n: int(n) if n.isdigit() else 0):
+        for event in steps[number].split(" | "):
+            if event.startswith("menu ") and (not menus or menus[-1] != event[5:]):
+                menus.append(event[5:])
+    return ">".join(menus)
 
 
 def _ask_url(rt: Any, st: SurveyState, index: int) -> str:

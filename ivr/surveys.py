@@ -12,12 +12,14 @@ from ivr.writer import Command
 DISPOSITIONS = ("offered", "declined", "no_input", "partial", "completed")
 
 # KEYS[1] response hash; ARGV answer field, value, time field, time, updated_at.
-# Writes the answer unless a newer one is stored (a late duplicate never wins), and turns an
+# Writes the answer unless a newer one is stored (a late duplicate never wins; a repeated
+# webhook changes nothing, not even updated_at), and turns an
 # open response into `partial`: a finished one keeps its disposition.  Returns 1 when written.
 scripts.register("survey_answer", """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local stored = redis.call('HGET', KEYS[1], ARGV[3])
 if stored and tonumber(stored) > tonumber(ARGV[4]) then return 0 end
+if stored == ARGV[4] and redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'updated_at', ARGV[5])
 local d = redis.call('HGET', KEYS[1], 'disposition')
 if d == 'offered' or d == 'no_input' then redis.call('HSET', KEYS[1], 'disposition', 'partial') end
@@ -88,8 +90,7 @@ class SurveyStore:
 
     def started(self, sid: str, at: float) -> list[Command]:
         """Commands noting that the caller accepted the survey."""
-        return [Command("HSETNX", self.key(sid), ("started_at", stamp(at))),
-                Command("HSET", self.key(sid), ("updated_at", stamp(at)))]
+        return [Command("HSETNX", self.key(sid), ("started_at", stamp(at)))]
 
     def declined(self, sid: str, at: float) -> list[Command]:
         """Commands noting that the caller turned the survey down (only while still just offered)."""
@@ -122,9 +123,10 @@ class SurveyStore:
         """One call's response (empty when the call was not surveyed)."""
         return client.hgetall(self.key(sid))
 
-    def recently_surveyed(self, client: Any, caller_hash: str) -> bool:
-        """True when this caller was surveyed within their survey's quiet period."""
-        return bool(caller_hash) and bool(client.exists(self.SURVEYED % caller_hash))
+    def last_surveyed(self, client: Any, caller_hash: str) -> float | None:
+        """When this caller was last offered a survey (kept for the survey's quiet period)."""
+        found = client.get(self.SURVEYED % caller_hash) if caller_hash else None
+        return float(found) if found else None
 
     def sids(self, client: Any, since: float, until: float, holder: str | None = None) -> list[str]:
         """Calls offered a survey in [since, until), optionally only those of one queue or transfer."""
