@@ -1,0 +1,142 @@
+"""Exports parsed back: CSV (csv module), JSON Lines (json) and XLSX (openpyxl)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+import openpyxl
+import pytest
+from test_metrics import BILLING, T, bridged, put_call, put_survey
+
+from ivr.export import COLUMNS, neutralise, rows, write_csv, write_jsonl, write_xlsx
+from ivr.metrics import Filters
+from ivr.redisconn import connect
+
+DAY = (datetime(2026, 3, 2), datetime(2026, 3, 3))
+ATTACK = "=HYPERLINK(\"http://evil\",\"x\")"
+
+
+@pytest.fixture
+def data(redis_client):
+    """Two responses (one with cells that look like formulas), one call, one voicemail."""
+    c = redis_client
+    put_survey(c, "CA1", T, "completed", {"csat": "5", "resolved": "yes", "nps": "10",
+                                          "comment": "https://rec/1"}, queue="billing",
+               agent="ann", caller_hash="h1", completed_at=repr(T + 42), **{"x:comment": "très bien"})
+    put_survey(c, "CA2", T + 60, "partial", {"csat": "2"}, queue="support", agent=ATTACK,
+               path="-main", lang="+15551234567")
+    put_call(c, "CA1", T - 300, BILLING, route="queue:billing", queue="billing", agent="ann",
+             caller="+1******4567", duration=300, **bridged(12, 100, T - 300))
+    c.hset("ivr:vm:{RE1}", mapping={"id": "RE1", "at": repr(T), "box": "general", "status": "new",
+                                    "call_sid": "CA9", "caller": "+1******0000", "duration": "7",
+                                    "url": "https://rec/RE1", "transcription": "@call me"})
+    c.zadd("ivr:vm:index", {"RE1": T})
+    return c
+
+
+def csv_rows(data, kind: str, tz: str = "UTC", **filters) -> tuple[bytes, list[dict]]:
+    out = io.BytesIO()
+    write_csv(rows(data, kind, *DAY, Filters(**filters), tz), out, bom=True)
+    raw = out.getvalue()
+    return raw, list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+def test_survey_csv_has_stable_columns_answers_and_local_times(data):
+    raw, parsed = csv_rows(data, "surveys", "America/New_York")
+    assert raw.startswith(b"\xef\xbb\xbf")
+    header = list(parsed[0])
+    assert header[:len(COLUMNS["surveys"])] == COLUMNS["surveys"]
+    assert header[len(COLUMNS["surveys"]):] == ["answer_csat", "answer_resolved", "answer_nps",
+                                                 "answer_comment", "transcript_comment"]
+    first = parsed[0]
+    assert first["offered_at"] == "2026-03-02T05:00:00-05:00"
+    assert first["completed_at"] == "2026-03-02T05:00:42-05:00"
+    assert (first["answer_csat"], first["answer_nps"], first["transcript_comment"]) == \
+        ("5", "10", "très bien")
+    assert parsed[1]["answer_nps"] == "" and parsed[1]["disposition"] == "partial"
+
+
+def test_csv_neutralises_formulas_but_keeps_numbers_and_phone_numbers(data):
+    _, parsed = csv_rows(data, "surveys")
+    attack = parsed[1]
+    assert attack["agent"] == "'" + ATTACK
+    assert attack["path"] == "'-main"
+    assert attack["lang"] == "+15551234567"
+    _, vm = csv_rows(data, "voicemail")
+    assert vm[0]["transcription"] == "'@call me" and vm[0]["caller"] == "+1******0000"
+    assert [neutralise(v) for v in ("-3", "+15551234567", "-2.5", "\tx", "\rx", "+1+cmd", "=1", "")] \
+        == ["-3", "+15551234567", "-2.5", "'\tx", "'\rx", "'+1+cmd", "'=1", ""]
+
+
+def test_jsonl_parses_back_with_raw_values(data):
+    out = io.BytesIO()
+    count = write_jsonl(rows(data, "surveys", *DAY), out)
+    lines = [json.loads(line) for line in out.getvalue().decode().splitlines()]
+    assert count == 2 and len(lines) == 2
+    assert lines[1]["agent"] == ATTACK  # JSON is data, not a spreadsheet: kept as is
+    assert lines[0]["answer_comment"] == "https://rec/1"
+    assert lines[0]["offered_at"] == "2026-03-02T10:00:00+00:00"
+    assert list(lines[0]) == COLUMNS["surveys"] + ["answer_csat", "answer_resolved", "answer_nps",
+                                                   "answer_comment", "transcript_comment"]
+
+
+def test_xlsx_keeps_text_as_text_and_numbers_as_numbers(data, tmp_path):
+    target = tmp_path / "surveys.xlsx"
+    assert write_xlsx(rows(data, "surveys", *DAY), target) == 2
+    sheet = openpyxl.load_workbook(target).active
+    header, first, second = ([cell for cell in row] for row in sheet.iter_rows(max_row=3))
+    names = [c.value for c in header]
+    attack = second[names.index("agent")]
+    assert attack.value == ATTACK and attack.data_type == "s"  # text, never a formula
+    phone = second[names.index("lang")]
+    assert phone.value == "+15551234567" and phone.data_type == "s"
+    assert first[names.index("answer_csat")].value == 5
+    assert first[names.index("offered_at")].value == "2026-03-02T10:00:00+00:00"
+
+
+def test_calls_and_voicemail_exports(data):
+    _, calls = csv_rows(data, "calls")
+    assert len(calls) == 1 and list(calls[0]) == COLUMNS["calls"]
+    call = calls[0]
+    assert (call["call_sid"], call["path"], call["queue_time"], call["caller"]) == \
+        ("CA1", "main", "12", "+1******4567")
+    assert call["trail"] == "menu main | key 1 | route queue billing"
+    assert call["started"] == "2026-03-02T09:55:00+00:00"
+    _, vm = csv_rows(data, "voicemail", queue="general")
+    assert [r["id"] for r in vm] == ["RE1"] and vm[0]["at"] == "2026-03-02T10:00:00+00:00"
+    assert csv_rows(data, "voicemail", queue="sales")[1] == []
+
+
+def test_filters_select_rows(data):
+    assert [r["call_sid"] for r in csv_rows(data, "surveys", queue="support")[1]] == ["CA2"]
+    assert [r["call_sid"] for r in csv_rows(data, "surveys", agent="ann")[1]] == ["CA1"]
+    assert csv_rows(data, "calls", language="fr")[1] == []
+
+
+def test_rows_stream_lazily_in_batches(redis_client):
+    for n in range(2500):
+        put_survey(redis_client, f"S{n}", T + n, "offered")
+    stream = rows(redis_client, "surveys", *DAY)
+    assert stream.total == 2500 and "answer_csat" in stream.columns
+    first = next(iter(stream))
+    redis_client.delete("ivr:survey:{S2499}")  # not read yet: the stream only holds one batch
+    assert first["call_sid"] == "S0" and sum(1 for _ in stream) == 2498
+
+
+def test_empty_range_writes_only_the_header(redis_client):
+    out = io.BytesIO()
+    assert write_csv(rows(redis_client, "calls", *DAY), out) == 0
+    assert out.getvalue().decode().strip().split(",") == COLUMNS["calls"]
+
+
+def test_exports_read_a_cluster_too(any_redis_url):
+    client = connect(any_redis_url)
+    put_survey(client, "CA1", T, "completed", {"csat": "4"})
+    out = io.BytesIO()
+    write_jsonl(rows(client, "surveys", *DAY, tz="UTC"), out)
+    assert json.loads(out.getvalue())["answer_csat"] == "4"
+    assert datetime.fromisoformat(json.loads(out.getvalue())["offered_at"]).timestamp() == T
+    assert datetime.fromtimestamp(T, UTC).hour == 10
