@@ -107,8 +107,8 @@ class LoginThrottle:
         """Count one failed sign-in for the address and the user name."""
         for key in (self.KEY % f"ip:{address}", self.KEY % f"user:{name}"):
             pipe = client.pipeline(transaction=False)
+            pipe.set(key, 0, nx=True, ex=self.window_seconds)  # the window starts at the first failure
             pipe.incr(key)
-            pipe.expire(key, self.window_seconds, nx=True)
             pipe.execute()
 
     def succeeded(self, client: Any, name: str) -> None:

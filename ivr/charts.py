@@ -7,7 +7,7 @@ from html import escape
 
 COLORS = ("#2f6fdf", "#d9822b", "#1e8e5a", "#c0392b", "#7b4bd1")
 WIDTH, HEIGHT = 480, 210
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 28, 40
+LEFT, RIGHT, TOP, BOTTOM = 44, 24, 28, 40
 
 Series = tuple[str, Sequence[float | None]]
 
@@ -124,7 +124,7 @@ def _legend(names: Sequence[str]) -> str:
     """Color keys for several series, top right."""
     out, at = [], WIDTH - RIGHT
     for number, name in reversed(list(enumerate(names))):
-        at -= 14 + 6.5 * len(name)
+        at -= 24 + 6.5 * len(name)
         out.append(f'<rect x="{at:.1f}" y="8" width="10" height="10" '
                    f'fill="{COLORS[number % len(COLORS)]}"/><text x="{at + 13:.1f}" y="17">'
                    f"{escape(name)}</text>")

@@ -103,3 +103,20 @@ def _voicemail(pipe, rid: str, at: float, status: str, text: str) -> None:
         "url": f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{rid}", "duration": "21",
         "status": status, "at": repr(at), "transcription": text})
     pipe.zadd("ivr:vm:index", {rid: at})
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    import re
+
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def sign_in(client, name: str = "alice", password: str | None = None):
+    """Sign a Flask test client in through the login form; return the login POST's response."""
+    token = csrf_of(client.get("/admin/login").get_data(as_text=True))
+    return client.post("/admin/login", data={"csrf_token": token, "name": name,
+                                             "password": PASSWORDS.get(name, "") if password is None
+                                             else password})
