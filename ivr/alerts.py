@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ivr import scripts
-from ivr.writer import Command
+from ivr.writer import UNAVAILABLE, Command
 
 log = logging.getLogger("ivr.alerts")
 STATUSES = ("open", "acknowledged")
@@ -128,7 +128,9 @@ class AlertSender:
             try:
                 while self.deliver_due() and not self._wake.is_set():
                     pass
-            except Exception:  # Redis away or a bug: log, and try again on the next wake-up
+            except UNAVAILABLE as exc:  # alerts wait in Redis: nothing is lost, try again later
+                log.warning("alert delivery paused, Redis unavailable: %s", exc)
+            except Exception:  # a bug: log it, and keep the thread for the next wake-up
                 log.exception("alert delivery failed; will retry")
 
     def deliver_due(self, now: float | None = None) -> int:
