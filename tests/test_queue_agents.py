@@ -5,23 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-import time_machine
 from phone import Phone
-from test_queue_calls import OPEN, enter_billing, record, strip_surveys, wait
+from test_queue_calls import enter_billing, open_clock, record, surveyless_phone, wait
 
-
-@pytest.fixture(autouse=True)
-def clock():
-    """Billing is open (frozen clock); tests may move the clock on."""
-    with time_machine.travel(OPEN, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def phone(make_app, menus_dir):
-    """A caller on menus without post-call surveys, so a bridged call ends with goodbye."""
-    strip_surveys(menus_dir)
-    return Phone(make_app().test_client())
+# Billing is open (frozen clock); tests may move the clock on.
+clock = pytest.fixture(autouse=True, name="clock")(open_clock)
+phone = pytest.fixture(name="phone")(surveyless_phone)
 
 
 def agent_phone(phone: Phone) -> Phone:

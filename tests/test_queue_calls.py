@@ -7,16 +7,26 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from phone import Phone
 
 NEW_YORK = ZoneInfo("America/New_York")
 OPEN = datetime(2026, 6, 3, 10, 0, tzinfo=NEW_YORK)  # a Wednesday morning: billing is open
 
 
-@pytest.fixture(autouse=True)
-def office_open():
-    """Every call here happens while the billing team is open (frozen clock)."""
+def open_clock():
+    """A frozen clock while billing is open; the traveller lets a test move time on."""
     with time_machine.travel(OPEN, tick=False) as traveller:
         yield traveller
+
+
+def surveyless_phone(make_app, menus_dir):
+    """A caller on menus without post-call surveys, so a finished call ends with goodbye."""
+    strip_surveys(menus_dir)
+    return Phone(make_app().test_client())
+
+
+# Every call here happens while the billing team is open.
+office_open = pytest.fixture(autouse=True, name="office_open")(open_clock)
 
 
 def enter_billing(phone, language_key: str = "1"):
@@ -132,8 +142,6 @@ def test_twilio_queue_full_sends_the_caller_to_the_timeout_action(phone, redis_c
 
 
 def test_our_max_size_takes_the_caller_out_as_full(make_app, menus_dir, redis_client):
-    from phone import Phone
-
     routing = menus_dir / "routing.yaml"
     routing.write_text(routing.read_text().replace("    leave_key: \"*\"\n",
                                                    "    leave_key: \"*\"\n    max_size: 2\n", 1))

@@ -5,19 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import time_machine
 from phone import Phone
-from test_queue_calls import OPEN, enter_billing, wait
+from test_queue_calls import enter_billing, open_clock, wait
 
 NUMBER = "+15551234567"
 WELCOME_ES = "Bienvenido de nuevo. Para volver a Facturación, oprima 1. Para el menú principal, oprima 2."
 
-
-@pytest.fixture
-def clock():
-    """The first call happens while billing is open; tests move the clock on for the next one."""
-    with time_machine.travel(OPEN, tick=False) as traveller:
-        yield traveller
+# The first call happens while billing is open; tests move the clock on for the next one.
+clock = pytest.fixture(name="clock")(open_clock)
 
 
 def spanish_billing_call(new_phone) -> Phone:

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import pytest
-import time_machine
 from phone import Phone
-from test_queue_calls import OPEN, enter_billing, record, strip_surveys, wait
+from test_queue_calls import OPEN, enter_billing, open_clock, record, surveyless_phone, wait
 
 from ivr.calls import CallStore
 
 CALLS = CallStore()
 START = OPEN.timestamp()
 
-
-@pytest.fixture
-def clock():
-    """Calls start while billing is open; tests move the clock as the call goes on."""
-    with time_machine.travel(OPEN, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def phone(make_app, menus_dir):
-    """A caller on menus without post-call surveys."""
-    strip_surveys(menus_dir)
-    return Phone(make_app().test_client())
+# Calls start while billing is open; tests move the clock as the call goes on.
+clock = pytest.fixture(name="clock")(open_clock)
+phone = pytest.fixture(name="phone")(surveyless_phone)
 
 
 def test_answered_queue_call_has_one_complete_record(phone, clock, redis_client):

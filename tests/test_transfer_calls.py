@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 from phone import Phone
-from test_queue_calls import record, strip_surveys
+from test_queue_calls import record, surveyless_phone
 
-
-@pytest.fixture
-def phone(make_app, menus_dir):
-    """A caller on menus without post-call surveys, so an answered transfer ends with goodbye."""
-    strip_surveys(menus_dir)
-    return Phone(make_app().test_client())
+phone = pytest.fixture(name="phone")(surveyless_phone)
 
 
 def ask_operator(phone: Phone):
