@@ -133,3 +133,14 @@ def test_cli_lists_and_marks_messages(phone, redis_url):
     missing = vm_cli(redis_url, "mark", "RE" + "3" * 32, "heard")  # the empty one is no message
     assert missing.exit_code == 1
     assert vm_cli(redis_url, "mark", "RE" + "2" * 32, "deleted").exit_code == 2
+
+
+def test_hang_up_during_the_greeting_leaves_no_message(phone, redis_client):
+    leave_message(phone)
+    # Twilio sends no recording callback at all; only the call's final status arrives.
+    phone.post("/voice/status", {"CallStatus": "completed", "CallDuration": 9})
+    assert STORE.list(redis_client) == []
+    assert redis_client.zcard(STORE.EMPTY) == 0
+    call = redis_client.hgetall(f"ivr:call:{{{phone.sid}}}")
+    assert (call["route"], call["status"]) == ("voicemail:general", "completed")
+    assert "voicemail_id" not in call
