@@ -101,7 +101,7 @@ def _register_tools() -> None:
     import importlib
 
     for module in ("ivr.cli_voicemail", "ivr.cli_simulate", "ivr.cli_graph", "ivr.cli_admin",
-                   "ivr.cli_reports"):
+                   "ivr.cli_reports", "ivr.cli_surveys"):
         try:
             importlib.import_module(module).register(main)
         except ModuleNotFoundError as exc:

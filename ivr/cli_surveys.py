@@ -1,0 +1,39 @@
+"""`ivr purge`: delete survey responses and alerts older than a date or the retention period."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import click
+
+from ivr.alerts import AlertStore
+from ivr.redisconn import connect
+from ivr.runtime import resolve_redis_url
+from ivr.settings import load_config
+from ivr.surveys import SurveyStore
+
+
+def cutoff(before: datetime | None, retention_days: int, now: float | None = None) -> float:
+    """The purge limit as epoch seconds: `before` (a UTC date) or now minus the retention period."""
+    if before is not None:
+        return before.replace(tzinfo=UTC).timestamp()
+    return (time.time() if now is None else now) - retention_days * 86400
+
+
+def register(main: click.Group) -> None:
+    """Add the `purge` command to the CLI."""
+
+    @main.command()
+    @click.option("--before", type=click.DateTime(formats=["%Y-%m-%d"]),
+                  help="Delete what was offered before this UTC date (default: older than "
+                       "IVR_RETENTION_DAYS).")
+    def purge(before: datetime | None) -> None:
+        """Delete survey responses and low-score alerts older than a date, with their index entries."""
+        config = load_config()
+        limit = cutoff(before, config.int("IVR_RETENTION_DAYS"))
+        client = connect(resolve_redis_url(config))
+        responses = SurveyStore().purge(client, limit)
+        alerts = AlertStore().purge(client, limit)
+        day = datetime.fromtimestamp(limit, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        click.echo(f"deleted {responses} survey response(s) and {alerts} alert(s) from before {day}")
