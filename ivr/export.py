@@ -9,8 +9,9 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -22,8 +23,8 @@ from ivr.rollup import (
     SURVEY_KEY,
     SURVEYS_INDEX,
     calls_between,
-    fetch_hashes,
-    id_batches,
+    members,
+    scan,
     surveys_between,
 )
 from ivr.voicemail import VoicemailStore
@@ -49,6 +50,7 @@ ANSWER, TRANSCRIPT = "answer_", "transcript_"
 FORMULA_STARTS = frozenset("=+-@\t\r")
 # ...but a plain number or phone number (+15551234567, -3, +1******4567) is data, kept as is.
 PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?|\+\d{1,3}\*+\d{4}").fullmatch
+RISKY_CELL = re.compile("\x00[=+\\-@\t\r]").search
 ILLEGAL_XML = re.compile(r"[\000-\010\013\014\016-\037]")
 
 # Distinct `kinds` of a batch of survey hashes, worked out in Redis (no per-record reply).
@@ -100,7 +102,7 @@ def survey_questions(client: Any, start: float, end: float) -> list[tuple[str, s
     """(question id, type) of every question answered in the range, in first-seen order."""
     seen: dict[str, str] = {}
     script = None if isinstance(client, RedisCluster) else client.register_script(KINDS_LUA)
-    for sids in id_batches(client, SURVEYS_INDEX, start, end, batch=5000):
+    for sids in members(client, SURVEYS_INDEX, start, end):
         keys = [SURVEY_KEY % s for s in sids]
         if script is not None:
             found = script(keys=keys)
@@ -163,9 +165,9 @@ def _call_rows(client: Any, start: float, end: float, filters: Filters,
 def _voicemail_rows(client: Any, start: float, end: float, filters: Filters,
                     iso: IsoTimes) -> Iterator[dict[str, str]]:
     """Voicemail messages (the --queue filter selects a box)."""
-    store, columns = VoicemailStore(), COLUMNS["voicemail"]
-    for rids in id_batches(client, VoicemailStore.INDEX, start, end):
-        for rid, rec in zip(rids, fetch_hashes(client, [store.key(r) for r in rids]), strict=True):
+    columns = COLUMNS["voicemail"]
+    for page in scan(client, VoicemailStore.INDEX, start, end, (VoicemailStore.KEY,)):
+        for rid, _score, rec in page:
             if not rec or (filters.queue and rec.get("box") != filters.queue) or \
                     (filters.language and rec.get("lang") != filters.language):
                 continue
@@ -227,13 +229,34 @@ def write_csv(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None = 
         writer = csv.writer(text)
         writer.writerow(columns)
         count = 0
+        values_of = _values(columns)
         for row in rows:
-            writer.writerow([neutralise(row.get(c) or "") for c in columns])
+            values = values_of(row)
+            # One C-level search per row; the per-cell work only for rows that need it.
+            if RISKY_CELL("\x00" + "\x00".join(values)):
+                values = [neutralise(v) for v in values]
+            writer.writerow(values)
             count += 1
         text.flush()
     finally:
         text.detach()
     return count
+
+
+def _values(columns: list[str]) -> Callable[[dict], list[str]]:
+    """A fast function from a row to its cell texts in column order ("" for missing or None)."""
+    pick = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+
+    def values(row: dict) -> list[str]:
+        try:
+            found = pick(row)
+            if None not in found:
+                return list(found)
+        except KeyError:
+            pass
+        return [str(v) if (v := row.get(c)) is not None else "" for c in columns]
+
+    return values
 
 
 def write_jsonl(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None = None) -> int:

@@ -19,19 +19,25 @@ HOUR = 3600
 BATCH = 1000
 SEP = "\x1f"
 
-# Returns each hash as one JSON string: one reply item per record instead of two per field,
-# which is what makes a million-row export fast without a C reply parser.
-FETCH_LUA = """
+# One page of a time index with the hashes of each member, encoded as a single JSON reply:
+# one reply item per page instead of two per field, which is what makes a million-row export
+# fast without a C reply parser.  ARGV: min, max, count, then (key prefix, key suffix) pairs.
+PAGE_LUA = """
+local page = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES', 'LIMIT', 0,
+                        tonumber(ARGV[3]))
 local out = {}
-for i, key in ipairs(KEYS) do
-  local flat = redis.call('HGETALL', key)
-  if #flat == 0 then out[i] = '' else
+for i = 1, #page, 2 do
+  local row = {page[i], page[i + 1]}
+  for j = 4, #ARGV, 2 do
+    local flat = redis.call('HGETALL', ARGV[j] .. page[i] .. ARGV[j + 1])
     local h = {}
-    for j = 1, #flat, 2 do h[flat[j]] = flat[j + 1] end
-    out[i] = cjson.encode(h)
+    for k = 1, #flat, 2 do h[flat[k]] = flat[k + 1] end
+    row[#row + 1] = h
   end
+  out[#out + 1] = row
 end
-return out
+if #out == 0 then return '[]' end
+return cjson.encode(out)
 """
 
 
@@ -81,39 +87,45 @@ def merge_cells(into: Cells, more: Cells) -> Cells:
 
 
 # -- bulk reads --------------------------------------------------------------------------------
-def id_batches(client: Any, index: str, since: float, until: float, batch: int = BATCH
-               ) -> Iterator[list[str]]:
-    """Members of a time index with score in [since, until), in score order, a batch at a time."""
-    low, seen_at_low = float(since), set()
+Page = list[list[Any]]  # rows of [member, score, hash, hash, ...]
+
+
+def scan(client: Any, index: str, since: float, until: float, keys: tuple[str, ...],
+         batch: int = BATCH) -> Iterator[Page]:
+    """Pages of [member, score, *hashes] for index members scored in [since, until), in order.
+
+    `keys` are key templates with %s for the member (e.g. "ivr:call:{%s}").
+    """
+    low, seen = float(since), set()
     while True:
-        want = batch + len(seen_at_low)
-        page = client.zrangebyscore(index, repr(low), f"({until!r}", start=0, num=want,
-                                    withscores=True)
-        fresh = [m for m, _ in page if m not in seen_at_low]
+        want = batch + len(seen)
+        page = _page(client, index, repr(low), f"({until!r}", want, keys)
+        fresh = [row for row in page if row[0] not in seen]
         if fresh:
             yield fresh
         if len(page) < want:
             return
         last = float(page[-1][1])
-        same = {m for m, s in page if s == last}
-        seen_at_low = same | seen_at_low if last == low else same
+        same = {row[0] for row in page if float(row[1]) == last}
+        seen = same | seen if last == low else same
         low = last
 
 
-def fetch_hashes(client: Any, keys: list[str]) -> list[dict[str, str]]:
-    """The hashes at `keys` in one round trip (empty dict for a missing key)."""
-    if not keys:
-        return []
+def _page(client: Any, index: str, low: str, high: str, count: int, keys: tuple[str, ...]) -> Page:
+    """One page: a Lua script on a single server, a zrange plus a pipeline on a cluster."""
     if isinstance(client, RedisCluster):
+        members = client.zrangebyscore(index, low, high, start=0, num=count, withscores=True)
         pipe = client.pipeline(transaction=False)
-        for key in keys:
-            pipe.hgetall(key)
-        return pipe.execute()
-    script = getattr(client, "_ivr_fetch_script", None)
+        for member, _ in members:
+            for template in keys:
+                pipe.hgetall(template % member)
+        hashes, n = pipe.execute(), len(keys)
+        return [[m, s, *hashes[i * n:(i + 1) * n]] for i, (m, s) in enumerate(members)]
+    script = getattr(client, "_ivr_page_script", None)
     if script is None:
-        script = client.register_script(FETCH_LUA)
-        client._ivr_fetch_script = script
-    return [json.loads(raw) if raw else {} for raw in script(keys=keys)]
+        script = client._ivr_page_script = client.register_script(PAGE_LUA)
+    parts = [part for template in keys for part in template.split("%s", 1)]
+    return json.loads(script(keys=[index], args=[low, high, count, *parts]))
 
 
 def path_events(path_hash: dict[str, str]) -> list[str]:
@@ -126,24 +138,26 @@ def path_events(path_hash: dict[str, str]) -> list[str]:
 
 def calls_between(client: Any, since: float, until: float) -> Iterator[tuple[str, dict, list[str]]]:
     """(CallSid, record, path events) for calls started in [since, until)."""
-    store = CallStore()
-    for sids in id_batches(client, CALLS_INDEX, since, until):
-        keys = [k for sid in sids for k in (store.key(sid), store.path_key(sid))]
-        hashes = fetch_hashes(client, keys)
-        for i, sid in enumerate(sids):
-            record = hashes[2 * i]
+    for page in scan(client, CALLS_INDEX, since, until, (CallStore.KEY, CallStore.PATH)):
+        for sid, _score, record, path in page:
             if record:
-                yield sid, record, path_events(hashes[2 * i + 1])
+                yield sid, record, path_events(path)
 
 
 def surveys_between(client: Any, since: float, until: float) -> Iterator[dict[str, str]]:
     """Survey responses offered in [since, until), oldest first."""
-    for sids in id_batches(client, SURVEYS_INDEX, since, until):
-        for sid, record in zip(sids, fetch_hashes(client, [SURVEY_KEY % s for s in sids]),
-                               strict=True):
+    for page in scan(client, SURVEYS_INDEX, since, until, (SURVEY_KEY,)):
+        for sid, _score, record in page:
             if record:
                 record.setdefault("call_sid", sid)
                 yield record
+
+
+def members(client: Any, index: str, since: float, until: float, batch: int = 5000
+            ) -> Iterator[list[str]]:
+    """Members of a time index scored in [since, until), a batch at a time."""
+    for page in scan(client, index, since, until, (), batch):
+        yield [row[0] for row in page]
 
 
 # -- hourly tallies ----------------------------------------------------------------------------

@@ -1,0 +1,145 @@
+"""Export benchmark: seed N survey responses in a private Redis, export each format, report speed.
+
+    python bench/export_bench.py --rows 1000000 [--formats csv,jsonl,xlsx] [--redis-url URL]
+
+Each format runs in its own subprocess so its peak memory (ru_maxrss) is its own.
+Targets: CSV >= 100,000 rows/s and peak memory < 150 MB for every format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ivr.redisconn import connect, redis_binary  # noqa: E402
+
+START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+KINDS = "csat:scale:1-5,resolved:yes_no,nps:nps:0-10,comment:comment"
+
+
+def start_redis() -> tuple[subprocess.Popen, str, str]:
+    """A throwaway redis-server on a free loopback port (no persistence)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home = tempfile.mkdtemp(prefix="ivr-bench-")
+    proc = subprocess.Popen([redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", home,
+                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(200):
+        try:
+            connect(url).ping()
+            return proc, url, home
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+# Writes responses first .. first+count-1 in the data contract's format, one minute apart;
+# run as pipelined EVALSHA batches so seeding a million takes seconds, not minutes.
+SEED_LUA = """
+local first, count, start = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local queues = {'billing', 'support', 'sales'}
+local disp = {'completed', 'completed', 'completed', 'partial', 'declined', 'no_input'}
+for n = first, first + count - 1 do
+  local at = start + n * 60
+  local sid = string.format('CA%032x', n)
+  local key = 'ivr:survey:{' .. sid .. '}'
+  redis.call('HSET', key, 'survey', 'csat', 'call_sid', sid, 'queue', queues[n % 3 + 1],
+    'transfer', '', 'agent', 'agent' .. (n % 40), 'lang', (n % 3 == 0) and 'es' or 'en',
+    'path', 'main>support', 'caller_hash', string.format('%016x', (n * 2654435761) % 4294967296),
+    'offered_at', tostring(at), 'started_at', tostring(at + 2), 'updated_at', tostring(at + 40),
+    'completed_at', tostring(at + 40), 'disposition', disp[n % 6 + 1], 'kinds', ARGV[4],
+    'a:csat', tostring(1 + n % 5), 't:csat', tostring(at + 10),
+    'a:resolved', (n % 4 == 0) and 'no' or 'yes', 't:resolved', tostring(at + 20),
+    'a:nps', tostring(n % 11), 't:nps', tostring(at + 30))
+  if n % 10 == 0 then
+    redis.call('HSET', key, 'a:comment', 'https://api.twilio.com/rec/RE' .. sid,
+      'x:comment', "=cmd|' /C calc'!A0 the agent was helpful, thanks")
+  end
+  redis.call('ZADD', 'ivr:surveys:by_time', at, sid)
+end
+return count
+"""
+
+
+def seed(url: str, rows: int, batch: int = 2000) -> float:
+    """Write `rows` responses with pipelined server-side batches; returns seconds taken."""
+    client, began = connect(url, socket_timeout=120), time.perf_counter()
+    script = client.register_script(SEED_LUA)
+    pipe = client.pipeline(transaction=False)
+    for first in range(0, rows, batch):
+        script(args=[first, min(batch, rows - first), int(START), KINDS], client=pipe)
+        if len(pipe) >= 50:
+            pipe.execute()
+    pipe.execute()
+    return time.perf_counter() - began
+
+
+def child(url: str, fmt: str, out: str) -> None:
+    """Export every seeded response in `fmt` and print one JSON line of measurements."""
+    from ivr.export import rows, write_csv, write_jsonl, write_xlsx
+
+    client = connect(url, socket_timeout=60)
+    began = time.perf_counter()
+    stream = rows(client, "surveys", datetime(2025, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC),
+                  tz="America/New_York")
+    if fmt == "xlsx":
+        count = write_xlsx(stream, out)
+    else:
+        with open(out, "wb") as handle:
+            count = write_csv(stream, handle, bom=True) if fmt == "csv" else write_jsonl(stream, handle)
+    seconds = time.perf_counter() - began
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"format": fmt, "rows": count, "seconds": seconds, "peak_mb": peak_mb,
+                      "bytes": os.path.getsize(out)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--formats", default="csv,jsonl,xlsx")
+    parser.add_argument("--redis-url", help="Use this (empty!) Redis instead of a private one.")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.redis_url, args.child, args.out)
+        return
+    proc, url, home = (None, args.redis_url, None) if args.redis_url else start_redis()
+    workdir = tempfile.mkdtemp(prefix="ivr-bench-out-")
+    try:
+        print(f"seeding {args.rows:,} survey responses ...", flush=True)
+        print(f"seeded in {seed(url, args.rows):.1f} s")
+        print(f"{'format':<7}{'rows':>11}{'seconds':>9}{'rows/s':>10}{'peak MB':>9}{'file MB':>9}")
+        for fmt in args.formats.split(","):
+            out = os.path.join(workdir, f"surveys.{fmt}")
+            done = subprocess.run([sys.executable, __file__, "--child", fmt, "--redis-url", url,
+                                   "--out", out], capture_output=True, text=True, check=True)
+            m = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"{fmt:<7}{m['rows']:>11,}{m['seconds']:>9.1f}{m['rows'] / m['seconds']:>10,.0f}"
+                  f"{m['peak_mb']:>9.0f}{m['bytes'] / 2**20:>9.0f}", flush=True)
+            os.remove(out)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if proc:
+            proc.terminate()
+            proc.wait()
+            shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
