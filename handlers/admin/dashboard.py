@@ -12,7 +12,8 @@ from handlers.admin.blueprint import bp
 from handlers.admin.params import read_filters, read_range
 from handlers.security import runtime
 from ivr import charts
-from ivr.metrics import Filters, Kpis, MetricSettings, breakdown, kpis
+from ivr.daily import figures
+from ivr.metrics import Filters, Kpis, MetricSettings
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,8 @@ def dashboard() -> str:
     settings = MetricSettings.from_config(rt.config)
     selection = Filters(queue=filters.get("queue"), language=filters.get("language"),
                         agent=filters.get("agent"))
-    args = (rt.redis, days.since, days.until, selection, days.tz, settings)
-    total = kpis(*args)
-    per_day = breakdown(*args, by="day")
-    per_queue = breakdown(*args, by="queue")
-    return render_template("admin/dashboard.html", days=days, filters=filters, kpis=total,
-                           cards=cards(total, settings), day_charts=day_charts(per_day),
-                           queue_charts=queue_charts(per_queue), per_queue=per_queue,
+    shown = figures(rt.redis, days.first, days.last, days.tz, selection, settings)
+    return render_template("admin/dashboard.html", days=days, filters=filters, kpis=shown.total,
+                           cards=cards(shown.total, settings), day_charts=day_charts(shown.per_day),
+                           queue_charts=queue_charts(shown.per_queue), per_queue=shown.per_queue,
                            number=number)
