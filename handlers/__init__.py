@@ -7,7 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Register every blueprint in one visible place."""
-    from handlers import admin, errors, health, media, routing, survey, voice
+    from handlers import admin, errors, health, media, routing, simulator, survey, voice
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(routing.bp)
@@ -15,4 +15,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media.bp)
     app.register_blueprint(survey.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(simulator.bp)
     errors.register(app)

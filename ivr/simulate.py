@@ -324,6 +324,25 @@ class SimulatedCall:
             self.post(self.waiting.get("action"), {"DialCallStatus": "completed", "DialCallDuration": "0"})
         self._end()
 
+    # -- pausing between requests (the web simulator keeps the call in a signed token) -------------
+    def snapshot(self) -> dict:
+        """Everything needed to go on with this call later, as JSON-ready values."""
+        xml = (lambda e: ET.tostring(e, encoding="unicode") if e is not None else "")  # noqa: E731
+        return {"number": self.number, "to": self.to, "sid": self.sid, "place": self.place,
+                "ended": self.ended, "destinations": self.destinations, "queue_time": self.queue_time,
+                "pending": self.pending_digits, "verbs": [xml(v) for v in self.verbs],
+                "waiting": xml(self.waiting), "hold": xml(self.hold)}
+
+    def restore(self, data: dict) -> SimulatedCall:
+        """Go on with a call from its snapshot (what the caller heard before is not kept)."""
+        element = (lambda text: ET.fromstring(text) if text else None)  # noqa: E731
+        self.number, self.to, self.sid = data["number"], data["to"], data["sid"]
+        self.place, self.ended, self.destinations = data["place"], data["ended"], list(data["destinations"])
+        self.queue_time, self.pending_digits = int(data["queue_time"]), data["pending"]
+        self.verbs = [element(v) for v in data["verbs"]]
+        self.waiting, self.hold = element(data["waiting"]), element(data["hold"])
+        return self
+
     # -- results -----------------------------------------------------------------------------------
     def reached(self, expected: str) -> bool:
         """True when the call ended where `expected` says: its final place or last destination."""

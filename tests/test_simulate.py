@@ -68,9 +68,16 @@ def test_leave_key_then_record_stores_the_message(call_at, redis_client):
     assert redis_client.hget(f"ivr:vm:{{{record['voicemail_id']}}}", "box") == "billing"
 
 
-def test_agent_answers_then_goodbye(call_at, redis_client):
-    call = play(call_at(), "1 1 answer")
-    assert call.ended and call.reached("queue billing")
+def test_agent_answers_then_the_survey_is_answered_with_keys(make_app, menus_dir, redis_client):
+    routing = menus_dir / "routing.yaml"
+    routing.write_text(routing.read_text().replace("survey_rate: 30%", "survey_rate: 100%"))
+    app = make_app()
+    app.config["IVR_CLOCK"] = lambda: OPEN
+    call = play(SimulatedCall(ClientTransport(app.test_client()), TOKEN), "1 1 answer")
+    assert call.place.startswith("survey") and call.reached("queue billing")
+    for key in "1 5 1 9#".split():
+        call.do(key)
+    assert call.ended and call.heard[-1].text == "Thank you for your feedback. Goodbye."
     assert redis_client.hget(f"ivr:call:{{{call.sid}}}", "queue_result") == "bridged"
 
 
