@@ -137,8 +137,10 @@ def whisper_text(ms: MenuSet, queue, waited: float) -> str:
     """What the agent hears before the bridge, such as "Billing call, waited 2 minutes."."""
     lang = ms.default_language
     title = (queue.title.speech(lang).text if queue.title else None) or queue.name
-    text = ms.message("whisper").speech(lang).text or ""
-    return text.replace("{queue}", title).replace("{minutes}", str(round(waited / 60)))
+    minutes = round(waited / 60)
+    name = "whisper_short" if waited < 60 else "whisper_one" if minutes == 1 else "whisper"
+    text = ms.message(name).speech(lang).text or ""
+    return text.replace("{queue}", title).replace("{minutes}", str(minutes))
 
 
 @bp.post("/queue/answered")

@@ -83,9 +83,9 @@ def status() -> Response:
     duration = request.form.get("CallDuration", "")
     if duration.isdigit():
         fields["duration"] = duration
-    commands = []
+    commands = rt.calls.update(who.sid, fields)
     if call_status in FINAL_STATUSES:
-        fields["ended"] = now()
-        commands = survey_parts(rt).store.call_ended(who.sid, now())  # settles a survey left midway
-    rt.writer.write(rt.calls.update(who.sid, fields) + commands)
+        commands = rt.calls.ended(who.sid, now(), fields)
+        commands += survey_parts(rt).store.call_ended(who.sid, now())  # settles a survey left midway
+    rt.writer.write(commands)
     return twiml('<?xml version="1.0" encoding="UTF-8"?><Response/>')

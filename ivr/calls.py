@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ivr import scripts
 from ivr.writer import Command
+
+# KEYS[1] call hash; ARGV ended time. Keeps the first end time, and marks a call that was sent to
+# voicemail but never reached the beep (Twilio sends no recording callback then) as `empty`.
+scripts.register("call_ended", """
+redis.call('HSETNX', KEYS[1], 'ended', ARGV[1])
+local route = redis.call('HGET', KEYS[1], 'route')
+if route and string.sub(route, 1, 10) == 'voicemail:' then
+  redis.call('HSETNX', KEYS[1], 'voicemail', 'empty')
+end
+return 1
+""")
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,10 @@ class CallStore:
         """Commands setting fields of a call record."""
         return [Command("HSET", self.key(sid), _flat(fields)),
                 Command("EXPIRE", self.key(sid), (self.retention_seconds,))]
+
+    def ended(self, sid: str, at: float, fields: dict[str, Any]) -> list[Command]:
+        """Commands recording a call's final status (a repeated callback keeps the first end time)."""
+        return self.update(sid, fields) + [Command.script("call_ended", self.key(sid), (), (repr(at),))]
 
     def remember_caller(self, caller: str, fields: dict[str, Any], ttl: int) -> list[Command]:
         """Commands remembering a caller's language and last destination (by keyed hash)."""

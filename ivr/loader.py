@@ -77,7 +77,8 @@ def build_menuset(sources: dict[str, str], recordings: Path,
     sections = _merge_sections(docs, problems)
     menuset = _assemble(sections, sources, recordings, problems)
     if menuset is not None:
-        problems.extend(validate(menuset))
+        declared = {section: set(entries) for section, entries in sections["named"].items()}
+        problems.extend(validate(menuset, declared))
     problems = sorted(set(problems))
     if any(p.is_error for p in problems):
         return None, problems

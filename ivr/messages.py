@@ -85,6 +85,14 @@ BUILTIN: dict[str, dict[str, str]] = {
         "en": "{queue} call, waited {minutes} minutes.",
         "es": "Llamada de {queue}, esperó {minutes} minutos.",
     },
+    "whisper_one": {
+        "en": "{queue} call, waited one minute.",
+        "es": "Llamada de {queue}, esperó un minuto.",
+    },
+    "whisper_short": {
+        "en": "{queue} call, waited less than a minute.",
+        "es": "Llamada de {queue}, esperó menos de un minuto.",
+    },
     "entered": {
         "en": "You entered {digits}.",
         "es": "Usted ingresó {digits}.",

@@ -80,9 +80,9 @@ def build_graph(ms: MenuSet) -> Graph:
     return graph
 
 
-def validate(ms: MenuSet) -> list[Problem]:
-    """Every cross-reference and graph problem of the MenuSet."""
-    problems = list(_references(ms))
+def validate(ms: MenuSet, declared: dict[str, set[str]] | None = None) -> list[Problem]:
+    """Every cross-reference and graph problem; `declared` names (even ones that failed to parse) count as existing."""
+    problems = list(_references(ms, _Declared(ms, declared or {})))
     if any(p.is_error for p in problems):
         return problems
     graph = build_graph(ms)
@@ -91,6 +91,15 @@ def validate(ms: MenuSet) -> list[Problem]:
     problems += _no_way_out(ms, graph)
     problems += _warnings(ms, graph)
     return problems
+
+
+class _Declared:
+    """Every declared name per section, so an entry that failed to parse is not also reported missing."""
+
+    def __init__(self, ms: MenuSet, declared: dict[str, set[str]]):
+        for section in ("menus", "queues", "voicemail", "transfers", "schedules", "surveys"):
+            setattr(self, section, set(getattr(ms, section)) | set(declared.get(section, ())))
+        self.languages = set(ms.languages)
 
 
 def _all_actions(ms: MenuSet) -> Iterator[tuple[Action, str]]:
@@ -113,9 +122,9 @@ def _all_actions(ms: MenuSet) -> Iterator[tuple[Action, str]]:
             yield from walk(getattr(item, attr, None), f"{attr} of '{item.name}'")
 
 
-def _references(ms: MenuSet) -> Iterator[Problem]:
-    tables = {"menu": ms.menus, "queue": ms.queues, "voicemail": ms.voicemail,
-              "transfer": ms.transfers, "language": ms.languages}
+def _references(ms: MenuSet, known: _Declared) -> Iterator[Problem]:
+    tables = {"menu": known.menus, "queue": known.queues, "voicemail": known.voicemail,
+              "transfer": known.transfers, "language": known.languages}
     for action, what in _all_actions(ms):
         table = tables.get(action.kind)
         if table is not None and action.target not in table:
@@ -123,33 +132,33 @@ def _references(ms: MenuSet) -> Iterator[Problem]:
             yield Problem(action.where.file, action.where.line,
                           f"{what} goes to {kind} '{action.target}', which does not exist"
                           f"{suggest(action.target, table)}")
-        if action.hours and action.hours not in ms.schedules:
+        if action.hours and action.hours not in known.schedules:
             yield Problem(action.where.file, action.where.line,
-                          f"{what} names schedule '{action.hours}', which does not exist{suggest(action.hours, ms.schedules)}")
+                          f"{what} names schedule '{action.hours}', which does not exist{suggest(action.hours, known.schedules)}")
         if action.kind == "repeat" and "fallback" in what:
             yield Problem(action.where.file, action.where.line,
                           f"{what} cannot be 'repeat': the caller would be reprompted forever; "
                           "use a goodbye, voicemail, a queue or another menu")
-    yield from _named_references(ms)
+    yield from _named_references(ms, known)
 
 
-def _named_references(ms: MenuSet) -> Iterator[Problem]:
+def _named_references(ms: MenuSet, known: _Declared) -> Iterator[Problem]:
     for name, kind in ((ms.line.start, "start"), (ms.line.main, "main")):
-        if name not in ms.menus:
+        if name not in known.menus:
             yield Problem(ms.line.where.file, ms.line.where.line,
                           f"line {kind} menu '{name}' does not exist{suggest(name, ms.menus)}")
     holders = [(ms.line, "line")] + [(q, f"queue '{q.name}'") for q in ms.queues.values()] \
         + [(t, f"transfer '{t.name}'") for t in ms.transfers.values()]
     for item, what in holders:
-        if item.hours and item.hours not in ms.schedules:
+        if item.hours and item.hours not in known.schedules:
             yield Problem(item.where.file, item.where.line, f"{what} names schedule '{item.hours}', "
-                          f"which does not exist{suggest(item.hours, ms.schedules)}")
+                          f"which does not exist{suggest(item.hours, known.schedules)}")
         survey = getattr(item, "survey", None)
-        if survey and survey not in ms.surveys:
+        if survey and survey not in known.surveys:
             yield Problem(item.where.file, item.where.line, f"{what} names survey '{survey}', "
                           f"which does not exist{suggest(survey, ms.surveys)}")
     for queue in ms.queues.values():
-        if queue.voicemail and queue.voicemail not in ms.voicemail:
+        if queue.voicemail and queue.voicemail not in known.voicemail:
             yield Problem(queue.where.file, queue.where.line, f"queue '{queue.name}' names voicemail box "
                           f"'{queue.voicemail}', which does not exist{suggest(queue.voicemail, ms.voicemail)}")
 
@@ -203,10 +212,27 @@ def _automatic_loops(graph: Graph) -> Iterator[Problem]:
             yield from visit(node, [node])
 
 
-def _no_way_out(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
+def _leading_to_exit(graph: Graph) -> set[str]:
+    """Every node from which some path reaches an exit, in one backward walk (linear, not per menu)."""
     exits = ("end", "queue:", "voicemail:", "transfer:")
+    sources: dict[str, list[str]] = {}
+    for src, edges in graph.edges.items():
+        for dst, _, _ in edges:
+            sources.setdefault(dst, []).append(src)
+    seen = {n for n in (*graph.edges, *sources) if n.startswith(exits)}
+    todo = deque(seen)
+    while todo:
+        for src in sources.get(todo.popleft(), ()):
+            if src not in seen:
+                seen.add(src)
+                todo.append(src)
+    return seen
+
+
+def _no_way_out(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
+    leading = _leading_to_exit(graph)
     for menu in ms.menus.values():
-        if not any(n.startswith(exits) for n in _reachable(graph, f"menu:{menu.id}")):
+        if f"menu:{menu.id}" not in leading:
             yield Problem(menu.where.file, menu.where.line, f"menu '{menu.id}' never leads anywhere "
                           "but back to itself: give it a way out (a queue, voicemail, transfer or hangup)")
 
