@@ -40,6 +40,15 @@ class _Loader(yaml.SafeLoader):
         self.problems: list[Problem] = []
 
 
+class _FastLoader(getattr(yaml, "CSafeLoader", _Loader)):  # type: ignore[misc]
+    """The same loader on libyaml's parser (about 10 times faster on large menus) when available."""
+
+    def __init__(self, stream: str, filename: str):
+        super().__init__(stream)
+        self.filename = filename
+        self.problems: list[Problem] = []
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> YDict:
     loader.flatten_mapping(node)
     result = YDict()
@@ -78,9 +87,10 @@ def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
         return loader.construct_scalar(node)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+for _cls in (_Loader, _FastLoader):
+    _cls.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 def _syntax_hint(problem: str) -> str:
@@ -96,6 +106,13 @@ def _syntax_hint(problem: str) -> str:
 
 def load_yaml(text: str, filename: str) -> tuple[Any, list[Problem]]:
     """Parse YAML text; return the data (YDict/YList/scalars) and every problem found."""
+    loader = _FastLoader(text, filename)
+    try:
+        return loader.get_single_data(), loader.problems
+    except yaml.YAMLError:
+        pass  # parse again in pure Python, whose messages and marks the hints below know
+    finally:
+        loader.dispose()
     loader = _Loader(text, filename)
     try:
         data = loader.get_single_data()
