@@ -38,3 +38,12 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def sign_in_page(page, url: str, name: str, password: str) -> None:
+    """Open `url` (an /admin page), sign in on the form it redirects to, and land back on `url`."""
+    page.goto(url)
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("form button[type=submit]")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from admin_seed import EXPECTED_ALL, EXPECTED_BILLING, PASSWORDS, USERS, seed
-from browser import chromium, serving
+from browser import chromium, serving, sign_in_page
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
@@ -41,10 +41,7 @@ def test_supervisor_flow_in_chromium(site, redis_client, tmp_path):
         page = context.new_page()
         page.goto(site + "/admin/")
         assert "/admin/login" in page.url
-        page.fill("input[name=name]", "alice")
-        page.fill("input[name=password]", PASSWORDS["alice"])
-        with page.expect_navigation():
-            page.click("form button[type=submit]")
+        sign_in_page(page, site + "/admin/", "alice", PASSWORDS["alice"])
         assert page.locator("h1").inner_text().startswith("Dashboard")
 
         apply_filters(page, since="2024-03-04", until="2024-03-06", tz="UTC")
@@ -83,11 +80,7 @@ def test_supervisor_flow_in_chromium(site, redis_client, tmp_path):
 def test_viewer_in_chromium_has_no_buttons_that_change_things(site):
     with chromium() as browser:
         page = browser.new_page()
-        page.goto(site + "/admin/alerts")
-        page.fill("input[name=name]", "victor")
-        page.fill("input[name=password]", PASSWORDS["victor"])
-        with page.expect_navigation():
-            page.click("form button[type=submit]")
+        sign_in_page(page, site + "/admin/alerts", "victor", PASSWORDS["victor"])
         assert page.url.endswith("/admin/alerts")
         assert page.locator("#alert-CA02\\:csat").count() == 1
         assert page.locator("button:has-text('Acknowledge')").count() == 0
