@@ -96,7 +96,7 @@ def test_cli_warns_above_the_budget(small):
     assert ok.exit_code == 0, ok.output
     assert "voicemail box" in ok.output and "7.3 s  keys: 2 1" in ok.output
     over = runner.invoke(main, ["check", str(small / "menus"), "--timing", "--budget", "5"], env=env)
-    assert over.exit_code == 1
+    assert over.exit_code == 0  # a warning, like every other warning of ivr check
     assert re.search(r"voicemail box +en-US +7\.3 s  keys: 2 1  warning: above the 5 s budget", over.output)
     assert re.search(r"queue sales +en-US +3\.2 s  keys: 1\n", over.output)
     assert "2 destination(s) above the 5 s budget" in over.output
