@@ -58,6 +58,14 @@ def test_days_follow_the_chosen_time_zone(alice):
     assert alice.get(f"/admin/?{RANGE}&tz=Mars/Olympus").status_code == 400
 
 
+def test_bad_ranges_are_refused_with_a_reason(alice):
+    for query, reason in (("since=2024-03-06&until=2024-03-04", "swap them"),
+                          ("since=2020-01-01&until=2024-03-04", "at most 731 days"),
+                          ("since=yesterday", "must be a date like")):
+        answer = alice.get(f"/admin/?{query}")
+        assert answer.status_code == 400 and reason in answer.get_data(as_text=True), query
+
+
 def test_charts_are_inline_svg_with_one_point_per_day(alice):
     html = text(alice.get(f"/admin/?{RANGE}"))
     svgs = re.findall(r"<svg .*?</svg>", html, re.S)

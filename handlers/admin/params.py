@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import abort, current_app, g, request
 
 DEFAULT_DAYS = 7
+MAX_DAYS = 731  # two years: beyond the retention period there is nothing left to show
 FILTER_NAMES = ("queue", "language", "agent")
 
 
@@ -56,6 +57,8 @@ def read_range() -> DateRange:
     first = _date("since") or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         abort(400, f"since ({first}) is after until ({last}): swap them")
+    if (last - first).days >= MAX_DAYS:
+        abort(400, f"choose at most {MAX_DAYS} days (from {first} to {last} is {(last - first).days + 1})")
     return DateRange(first, last, tz)
 
 
