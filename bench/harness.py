@@ -207,16 +207,21 @@ def _lua(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def menus_open_all_hours(target: Path) -> Path:
-    """A copy of the shipped menus where support is always open and surveys every call."""
+def open_all_hours(folder: Path) -> Path:
+    """Edit the menus in `folder` so support is always open and surveys every call."""
     import yaml
 
-    shutil.copytree(ROOT / "menus", target)
-    routing = target / "routing.yaml"
+    routing = folder / "routing.yaml"
     data = yaml.safe_load(routing.read_text())
     support = data["queues"]["support"]
     for name in ("hours", "closed"):
         support.pop(name, None)
     support["survey_rate"] = "100%"
     routing.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-    return target
+    return folder
+
+
+def menus_open_all_hours(target: Path) -> Path:
+    """A copy of the shipped menus where support is always open and surveys every call."""
+    shutil.copytree(ROOT / "menus", target)
+    return open_all_hours(target)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
+
 from ivr.calls import CallStore
-from ivr.redisconn import connect, start_embedded
+from ivr.redisconn import connect, parse_url, start_embedded
 from ivr.registry import MenuRegistry
 from ivr.settings import Config
 from ivr.spool import Spool
@@ -70,6 +75,51 @@ def check_production(config: Config) -> None:
                 raise ConfigError(f"{name} is not set: production mode refuses to start without it")
 
 
+class ClusterOnDemand:
+    """A Redis Cluster client that connects on first use (and again after a failure), so the app
+    starts, and answers calls with writes spooled, while the cluster is unreachable."""
+
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, url: str):
+        self._url = url
+        self._client: RedisCluster | None = None
+        self._lock = threading.Lock()
+        self._failed_at = -self.RETRY_SECONDS
+
+    @property
+    def __class__(self):  # isinstance(client, RedisCluster) holds before the first connection
+        return RedisCluster
+
+    def _connected(self) -> RedisCluster:
+        """The real client, connecting now if needed (RedisClusterException when unreachable)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    if time.monotonic() - self._failed_at < self.RETRY_SECONDS:
+                        raise RedisClusterException("Redis Cluster still unreachable")
+                    try:
+                        self._client = connect(self._url)
+                    except RedisClusterException:
+                        self._failed_at = time.monotonic()
+                        raise
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connected(), name)
+
+
+def connect_client(url: str) -> Any:
+    """A client for `url`; a cluster that cannot be reached now is connected on first use."""
+    if parse_url(url)["kind"] != "cluster":
+        return connect(url)
+    try:
+        return connect(url)
+    except RedisClusterException as exc:
+        log.warning("Redis Cluster unreachable at startup (%s); connecting on first use", exc)
+        return ClusterOnDemand(url)
+
+
 def create_runtime(config: Config) -> Runtime:
     """Load menus, connect Redis and build the stores; raise ConfigError or MenuError when impossible."""
     check_production(config)
@@ -78,7 +128,7 @@ def create_runtime(config: Config) -> Runtime:
                          check_every=config.float("IVR_RELOAD_SECONDS"),
                          keep=config.int("IVR_VERSIONS_KEPT"))
     url = resolve_redis_url(config)
-    client = connect(url)
+    client = connect_client(url)
     spool = Spool(config.path("IVR_DATA_DIR") / "spool")
     retention = config.int("IVR_RETENTION_DAYS") * 86400
     return Runtime(config=config, menus=menus, redis=client, writer=Writer(client, spool),
