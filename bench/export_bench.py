@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import machine  # noqa: E402
 from ivr.redisconn import connect, redis_binary  # noqa: E402
 
 START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
@@ -122,6 +123,7 @@ def main() -> None:
     proc, url, home = (None, args.redis_url, None) if args.redis_url else start_redis()
     workdir = tempfile.mkdtemp(prefix="ivr-bench-out-")
     try:
+        print(f"{machine()}; load average {os.getloadavg()[0]:.1f}")
         print(f"seeding {args.rows:,} survey responses ...", flush=True)
         print(f"seeded in {seed(url, args.rows):.1f} s")
         print(f"{'format':<7}{'rows':>11}{'seconds':>9}{'rows/s':>10}{'peak MB':>9}{'file MB':>9}")
