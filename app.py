@@ -8,8 +8,10 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from handlers import register_blueprints
+from ivr.metrics import MetricSettings
 from ivr.runtime import create_runtime
 from ivr.settings import Config, load_config
+from ivr.warmup import start_warmer
 
 MAX_BODY_BYTES = 64 * 1024  # Twilio's webhooks are a few KB; anything larger is refused with 413
 
@@ -27,7 +29,8 @@ def create_app(overrides: dict | None = None, config: Config | None = None) -> F
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,
                                 x_port=proxies, x_prefix=proxies)
-    app.extensions["ivr"] = create_runtime(config)
+    runtime = app.extensions["ivr"] = create_runtime(config)
+    start_warmer(runtime.redis, MetricSettings.from_config(config), config.float("IVR_WARM_SECONDS"))
     register_blueprints(app)
     return app
 

@@ -55,6 +55,8 @@ SETTINGS: tuple[Setting, ...] = (
             "on each failure (up to 32 times this)."),
     Setting("IVR_ALERT_ATTEMPTS", "8", "Tries before an alert POST is given up (the alert stays "
             "stored, marked delivery=failed)."),
+    Setting("IVR_WARM_SECONDS", "600", "How often each app process offers to fill the hourly KPI "
+            "rollups of settled hours in the background (one process at a time; 0 turns it off)."),
     Setting("IVR_LOG_LEVEL", "INFO", "Log level (DEBUG, INFO, WARNING, ERROR)."),
     Setting("IVR_SPEECH_WPM", "150", "Speaking rate `ivr check --timing` assumes for spoken prompts, "
             "in words per minute: one number, or per language like `150,es-US=170`."),

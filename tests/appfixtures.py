@@ -28,7 +28,8 @@ def make_app(tmp_path: Path, redis_url: str, menus_dir: Path):
     def make(**overrides):
         settings = {"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_url, "IVR_MENUS": str(menus_dir),
                     "IVR_RECORDINGS": str(ROOT / "recordings"), "IVR_DATA_DIR": str(tmp_path / "data"),
-                    "IVR_RELOAD_SECONDS": "0", "IVR_LOG_LEVEL": "WARNING"}
+                    "IVR_RELOAD_SECONDS": "0", "IVR_LOG_LEVEL": "WARNING",
+                    "IVR_WARM_SECONDS": "0"}
         settings.update({k: str(v) for k, v in overrides.items()})
         return create_app(settings)
 
