@@ -139,7 +139,7 @@ def test_cli_lang_shows_only_the_chosen_language(env):
 
 
 def test_scripted_calls_from_a_yaml_file(env, menus_dir):
-    checks = menus_dir / "checks"
+    checks = menus_dir / "more-checks"
     checks.mkdir()
     (checks / "hours.yaml").write_text(
         "calls:\n"
@@ -155,6 +155,12 @@ def test_scripted_calls_from_a_yaml_file(env, menus_dir):
     assert "FAIL a wrong expectation" in result.output and "2 passed, 1 failed" in result.output
     # the loader reads only top-level menus/*.yaml: the checks folder does not disturb the menus
     assert CliRunner().invoke(main, ["check", str(menus_dir)], env=env).exit_code == 0
+
+
+def test_shipped_scripted_checks_pass(env, menus_dir):
+    result = CliRunner().invoke(main, ["simulate", "--script", str(menus_dir / "checks")], env=env)
+    assert result.exit_code == 0, result.output
+    assert "5 passed, 0 failed" in result.output
 
 
 def test_script_mistakes_are_explained(env, tmp_path):
