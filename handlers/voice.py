@@ -24,14 +24,21 @@ def incoming() -> Response:
     rt, who = runtime(), caller()
     ms = rt.menus.current
     nav = Navigator(ms, now=clock())
-    remembered = {}
-    if who.hash and ms.line.returning and rt.config.int("IVR_RETURNING_HOURS") > 0:
-        remembered = rt.writer.read(lambda c: rt.calls.caller(c, who.hash), {})
-    step = returning_step(nav, remembered, now(), rt.config.int("IVR_RETURNING_HOURS")) or nav.start()
+    hours = rt.config.int("IVR_RETURNING_HOURS")
+    step = nav.start()
     fields = {"caller": who.masked, "caller_hash": who.hash, "to": who.to, "version": ms.version,
               "lang": step.lang, "direction": request.form.get("Direction", "inbound")}
-    commands = rt.calls.started(who.sid, now(), fields) + rt.calls.step(who.sid, 0, step.trail)
-    rt.writer.write(commands + route_commands(step, who))
+    commands = rt.calls.started(who.sid, now(), fields) + rt.calls.step(who.sid, 0, step.trail) \
+        + route_commands(step, who)
+    if not (who.hash and ms.line.returning and hours > 0):
+        rt.writer.write(commands)
+        return render_step(step, ms)
+    # One round trip: read what we remember of the caller while recording the call's start.
+    remembered = rt.writer.write_and_read(rt.calls.caller_read(who.hash), commands, {})
+    welcome = returning_step(nav, remembered, now(), hours)
+    if welcome is not None:  # a returning caller (the minority): correct the first step
+        rt.writer.write(rt.calls.step(who.sid, 0, welcome.trail, {"lang": welcome.lang}))
+        step = welcome
     return render_step(step, ms)
 
 

@@ -81,6 +81,10 @@ class CallStore:
         raw = client.hgetall(self.path_key(sid))
         return [raw[k] for k in sorted(raw, key=int)]
 
+    def caller_read(self, caller: str) -> Command:
+        """The read of what we remember of a caller, to run alongside a write."""
+        return Command("HGETALL", self.CALLER % caller)
+
     def caller(self, client: Any, caller: str) -> dict[str, str]:
         """What we remember of a returning caller."""
         return client.hgetall(self.CALLER % caller)

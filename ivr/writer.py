@@ -130,6 +130,19 @@ class Writer:
             self._spool(exc.failed)
             return False
 
+    def write_and_read(self, read: Command, commands: Sequence[Command], default: T) -> T:
+        """Run one read and write `commands` in the same round trip; the read's answer, or `default`."""
+        batch = list(commands)
+        if not self.healthy or self.spool.pending():
+            self.write(batch)  # spooled, or behind older spooled batches so order holds
+            return self.read(lambda c: c.execute_command(*read.redis_args()), default)
+        try:
+            return self._execute([read, *batch])[0]
+        except _Unavailable as exc:
+            self._trip(exc)
+            self._spool([c for c in exc.failed if c is not read])
+            return default
+
     def read(self, fn: Callable[[Any], T], default: T) -> T:
         """Return `fn(client)`, or `default` when Redis is unavailable."""
         if not self.healthy:
@@ -196,8 +209,8 @@ class Writer:
         finally:
             pipe.reset()
 
-    def _execute(self, batch: list[Command]) -> None:
-        """Write `batch` in one round trip, raising _Unavailable or WriteError on failure."""
+    def _execute(self, batch: list[Command]) -> list[Any]:
+        """Write `batch` in one round trip and return the replies, raising _Unavailable or WriteError."""
         calls = [c.redis_args(by_sha=c.script_name in self._sent_scripts) for c in batch]
         try:
             results = self._pipeline(calls)
@@ -212,6 +225,7 @@ class Writer:
             raise WriteError(str(exc)) from exc
         self._sent_scripts.update(c.script_name for c in batch if c.script_name)
         self._check(batch, results)
+        return results
 
     def _rerun_scripts(self, batch: list[Command], results: list[Any]) -> list[Any]:
         """Run scripts the server did not know with EVAL (which also caches them), in a second trip.

@@ -270,3 +270,30 @@ def test_a_torn_line_from_a_crash_is_skipped(tmp_path: Path) -> None:
         f.write(b'{"seq": 9, "pid": 1, "ent')  # the process died mid-write
     spool.append({"n": 2})
     assert list(spool.entries()) == [{"n": 1}, {"n": 2}]
+
+
+def test_write_and_read_share_one_round_trip(any_redis_url: str, tmp_path: Path) -> None:
+    client = connect(any_redis_url)
+    client.hset("ivr:caller:{abc}", mapping={"lang": "es-US"})
+    writer = Writer(client, Spool(tmp_path / "spool"))
+    before = writer.round_trips()
+    got = writer.write_and_read(Command("HGETALL", "ivr:caller:{abc}"),
+                                [Command("HSET", "ivr:call:{CA1}", ("lang", "es-US"))], {})
+    assert got == {"lang": "es-US"}
+    assert writer.round_trips() - before == 1
+    assert client.hget("ivr:call:{CA1}", "lang") == "es-US"
+
+
+def test_write_and_read_when_redis_is_down(stoppable_redis: RedisServer, tmp_path: Path) -> None:
+    writer = Writer(connect(stoppable_redis.url), Spool(tmp_path / "spool"))
+    stoppable_redis.stop()
+    got = writer.write_and_read(Command("HGETALL", "ivr:caller:{abc}"),
+                                [Command("HSET", "ivr:call:{CA2}", ("lang", "en-US"))], {"none": "1"})
+    assert got == {"none": "1"}
+    entries = list(writer.spool.entries())
+    assert [c["op"] for e in entries for c in e["commands"]] == ["HSET"]
+    stoppable_redis.start()
+    writer._open_until = 0
+    assert writer.replay() == 1
+    with stoppable_redis.client() as client:
+        assert client.hget("ivr:call:{CA2}", "lang") == "en-US"
