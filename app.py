@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from handlers import register_blueprints
+from handlers.webhook_request import WebhookRequest
 from ivr.metrics import MetricSettings
 from ivr.runtime import create_runtime
 from ivr.settings import Config, load_config
@@ -22,6 +23,7 @@ def create_app(overrides: dict | None = None, config: Config | None = None) -> F
     logging.basicConfig(level=config.get("IVR_LOG_LEVEL"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
+    app.request_class = WebhookRequest
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_BYTES
     app.config["SECRET_KEY"] = config.local_secret("IVR_SECRET_KEY", "secret_key")

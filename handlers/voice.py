@@ -55,7 +55,11 @@ def menu() -> Response:
     digits = request.form.get("Digits", "")[:32]
     step = Navigator(ms, now=clock()).press(state, digits or None)
     fields = {"lang": step.lang, "last_menu": state.node}
-    rt.writer.write(rt.calls.step(who.sid, state.step + 1, step.trail, fields) + route_commands(step, who))
+    commands = rt.calls.step(who.sid, state.step + 1, step.trail, fields)
+    if step.route is None:
+        rt.events.defer(commands)  # navigation only: batched when IVR_EVENT_BATCH_MS is set
+    else:
+        rt.events.write(commands + route_commands(step, who))
     return render_step(step, ms)
 
 

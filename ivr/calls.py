@@ -50,11 +50,12 @@ class CallStore:
         ]
 
     def step(self, sid: str, step: int, trail: tuple[str, ...], fields: dict[str, Any] | None = None) -> list[Command]:
-        """Commands recording what happened at one navigation step (idempotent per step number)."""
+        """Commands recording one navigation step (idempotent; fields never go back to an older step)."""
         commands = [Command("HSET", self.path_key(sid), (str(step), " | ".join(trail))),
                     Command("EXPIRE", self.path_key(sid), (self.retention_seconds,))]
         if fields:
-            commands.insert(0, Command("HSET", self.key(sid), _flat(fields)))
+            argv = ("step", str(step), *_flat(fields))
+            commands.insert(0, Command.script("fields_if_newer_step", self.key(sid), (), argv))
         return commands
 
     def update(self, sid: str, fields: dict[str, Any]) -> list[Command]:
@@ -92,6 +93,16 @@ class CallStore:
     def sids(self, client: Any, since: float, until: float) -> list[str]:
         """Call ids started in [since, until)."""
         return client.zrangebyscore(self.BY_TIME, since, f"({until}")
+
+
+# KEYS[1] call hash; ARGV step field, step, then field/value pairs. Writes the pairs unless the
+# record already holds a later step, so events batched or delivered out of order never go back.
+scripts.register("fields_if_newer_step", """
+local stored = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+if stored > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+""")
 
 
 def _flat(fields: dict[str, Any]) -> tuple:

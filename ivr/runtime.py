@@ -12,6 +12,7 @@ from typing import Any
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
+from ivr.batcher import Batcher
 from ivr.calls import CallStore
 from ivr.redisconn import connect, parse_url, start_embedded
 from ivr.registry import MenuRegistry
@@ -40,6 +41,11 @@ class Runtime:
     auth_token: str
     hash_key: str
     redis_url: str
+    events: Batcher | None = None
+
+    def __post_init__(self) -> None:
+        if self.events is None:
+            self.events = Batcher(self.writer, self.config.float("IVR_EVENT_BATCH_MS") / 1000)
 
     @property
     def data_dir(self) -> Path:

@@ -1,0 +1,48 @@
+"""A request class that parses Twilio's url-encoded webhook bodies with the standard library."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from urllib.parse import unquote_to_bytes
+
+from flask import Request
+from werkzeug.datastructures import ImmutableMultiDict
+
+MAX_FIELDS = 200  # Twilio sends a few dozen fields; more is not a Twilio request
+
+
+class WebhookRequest(Request):
+    """Flask's Request, with a faster form parser for `application/x-www-form-urlencoded`."""
+
+    def _load_form_data(self) -> None:
+        if "form" in self.__dict__:
+            return
+        if self.mimetype != "application/x-www-form-urlencoded":
+            super()._load_form_data()
+            return
+        length, limit = self.content_length, self.max_content_length
+        if length is None or (limit is not None and length > limit):
+            super()._load_form_data()  # chunked or too large: werkzeug's checks (413)
+            return
+        body = self.environ["wsgi.input"].read(length)
+        d = self.__dict__
+        d["stream"], d["form"], d["files"] = BytesIO(b""), ImmutableMultiDict(form_pairs(body)), ImmutableMultiDict()
+
+
+def _decode(raw: bytes) -> str:
+    if b"%" in raw or b"+" in raw:
+        raw = unquote_to_bytes(raw.replace(b"+", b" "))
+    return raw.decode("utf-8", "replace")
+
+
+def form_pairs(body: bytes) -> list[tuple[str, str]]:
+    """Fields of an url-encoded body (undecodable bytes replaced, so a signature check refuses them)."""
+    parts = body.split(b"&")
+    if len(parts) > MAX_FIELDS:  # not a Twilio request: keep none, the signature check refuses it
+        return []
+    pairs = []
+    for part in parts:
+        if part:
+            name, _, value = part.partition(b"=")
+            pairs.append((_decode(name), _decode(value)))
+    return pairs
