@@ -15,17 +15,16 @@ from operator import itemgetter
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from redis.cluster import RedisCluster
-
 from ivr.metrics import Filters, call_queue, epoch, walk_path
 from ivr.rollup import (
+    BATCH,
     CALLS_INDEX,
     SURVEY_KEY,
     SURVEYS_INDEX,
+    Columns,
     calls_between,
-    members,
+    field_pages,
     scan,
-    surveys_between,
 )
 from ivr.voicemail import VoicemailStore
 
@@ -51,30 +50,55 @@ FORMULA_STARTS = frozenset("=+-@\t\r")
 # ...but a plain number or phone number (+15551234567, -3, +1******4567) is data, kept as is.
 PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?|\+\d{1,3}\*+\d{4}").fullmatch
 RISKY_CELL = re.compile("\x00[=+\\-@\t\r]").search
+SECONDS = [f"{n:02d}" for n in range(60)]
 ILLEGAL_XML = re.compile(r"[\000-\010\013\014\016-\037]")
 
-# Distinct `kinds` of a batch of survey hashes, worked out in Redis (no per-record reply).
-KINDS_LUA = """
-local seen, out = {}, {}
-for _, key in ipairs(KEYS) do
-  local k = redis.call('HGET', key, 'kinds')
-  if k and not seen[k] then seen[k] = true; out[#out + 1] = k end
-end
-return out
-"""
-
-
 class RowStream:
-    """Rows of one export, produced lazily; `columns` is known before the first row."""
+    """Rows of one export, produced lazily; `columns` is known before the first row.
 
-    def __init__(self, columns: list[str], rows: Iterator[dict[str, str]], total: int):
-        self.columns, self.total, self._rows = columns, total, rows
+    Rows come as dicts, or faster as `pages()`: lists of columns (one list of cell texts per
+    column, in `columns` order), which is what the writers use.  Read one way or the other.
+    """
+
+    def __init__(self, columns: list[str], rows: Iterator[dict[str, str]] | None, total: int,
+                 pages: Iterator[Columns] | None = None):
+        self.columns, self.total = columns, total
+        if pages is None:
+            pages = _pages_of(columns, rows or iter(()))
+        self._pages, self._rows = pages, None
+
+    def pages(self) -> Iterator[Columns]:
+        """The rows a page at a time, as columns."""
+        return self._pages
+
+    def with_progress(self, done: Callable[[int], Any]) -> RowStream:
+        """The same rows, calling `done(n)` after each page of n rows is handed on."""
+        def pages() -> Iterator[Columns]:
+            for page in self._pages:
+                yield page
+                done(len(page[0]) if page else 0)
+        return RowStream(self.columns, None, self.total, pages())
 
     def __iter__(self) -> Iterator[dict[str, str]]:
-        return self._rows
+        return self
 
     def __next__(self) -> dict[str, str]:
+        if self._rows is None:
+            self._rows = self._dicts()
         return next(self._rows)
+
+    def _dicts(self) -> Iterator[dict[str, str]]:
+        columns = self.columns
+        for page in self._pages:
+            for values in zip(*page, strict=True):
+                yield dict(zip(columns, values, strict=True))
+
+
+def _pages_of(columns: list[str], rows: Iterator[dict], size: int = BATCH) -> Iterator[Columns]:
+    """Dict rows regrouped into pages of columns ("" for a missing cell)."""
+    values_of = _values(columns)
+    while batch := [values_of(row) for _, row in zip(range(size), rows, strict=False)]:
+        yield [list(column) for column in zip(*batch, strict=True)]
 
 
 def rows(client: Any, kind: str, since: datetime, until: datetime, filters: Filters | None = None,
@@ -87,9 +111,10 @@ def rows(client: Any, kind: str, since: datetime, until: datetime, filters: Filt
     if kind == "surveys":
         questions = survey_questions(client, start, end)
         columns = COLUMNS["surveys"] + question_columns(questions)
-        stream = _survey_rows(client, start, end, filters, iso, questions)
+        pages = _survey_pages(client, start, end, filters, iso, columns)
         total = client.zcount(SURVEYS_INDEX, start, f"({end!r}")
-    elif kind == "calls":
+        return RowStream(columns, None, total, pages)
+    if kind == "calls":
         columns, stream = list(COLUMNS["calls"]), _call_rows(client, start, end, filters, iso)
         total = client.zcount(CALLS_INDEX, start, f"({end!r}")
     else:
@@ -101,16 +126,8 @@ def rows(client: Any, kind: str, since: datetime, until: datetime, filters: Filt
 def survey_questions(client: Any, start: float, end: float) -> list[tuple[str, str]]:
     """(question id, type) of every question answered in the range, in first-seen order."""
     seen: dict[str, str] = {}
-    script = None if isinstance(client, RedisCluster) else client.register_script(KINDS_LUA)
-    for sids in members(client, SURVEYS_INDEX, start, end):
-        keys = [SURVEY_KEY % s for s in sids]
-        if script is not None:
-            found = script(keys=keys)
-        else:
-            pipe = client.pipeline(transaction=False)
-            for key in keys:
-                pipe.hget(key, "kinds")
-            found = pipe.execute()
+    for _sids, found in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, ["kinds"], start, end,
+                                    size=5000):
         for kinds in dict.fromkeys(filter(None, found)):
             for part in kinds.split(","):
                 qid, _, rest = part.partition(":")
@@ -128,23 +145,38 @@ def question_columns(questions: list[tuple[str, str]]) -> list[str]:
     return out
 
 
-def _survey_rows(client: Any, start: float, end: float, filters: Filters, iso: IsoTimes,
-                 questions: list[tuple[str, str]]) -> Iterator[dict[str, str]]:
-    base = COLUMNS["surveys"]
-    answers = [(ANSWER + q, "a:" + q) for q, _ in questions]
-    answers += [(TRANSCRIPT + q, "x:" + q) for q, kind in questions if kind == "comment"]
-    check = filters != Filters()
-    for rec in surveys_between(client, start, end):
-        if check and not filters.matches((rec.get("queue") or rec.get("transfer", ""),
-                                          rec.get("lang", ""), rec.get("agent", ""),
-                                          rec.get("path", ""))):
-            continue
-        row = {c: rec.get(c, "") for c in base}
-        for c in ("offered_at", "started_at", "completed_at", "updated_at"):
-            row[c] = iso(row[c])
-        for column, field in answers:
-            row[column] = rec.get(field, "")
-        yield row
+def _survey_field(column: str) -> str:
+    """The response hash field behind an export column."""
+    if column.startswith(ANSWER):
+        return "a:" + column[len(ANSWER):]
+    if column.startswith(TRANSCRIPT):
+        return "x:" + column[len(TRANSCRIPT):]
+    return column
+
+
+def _survey_pages(client: Any, start: float, end: float, filters: Filters, iso: IsoTimes,
+                  columns: list[str]) -> Iterator[Columns]:
+    """Survey rows a page at a time as columns, read field by field (no per-row dict)."""
+    fields = [_survey_field(c) for c in columns[1:]]
+    times = [i for i, c in enumerate(columns) if c in TIME_COLUMNS]
+    alive = columns.index("disposition")
+    picks = [columns.index(c) for c in ("queue", "transfer", "lang", "agent", "path")]
+    for page in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, fields, start, end):
+        if None in page[alive]:  # responses deleted since they were indexed
+            page = _keep(page, [v is not None for v in page[alive]])
+        if filters != Filters():
+            page = _keep(page, [filters.matches(((q or t or ""), lang or "", a or "", p or ""))
+                                for q, t, lang, a, p in zip(*(page[i] for i in picks), strict=True)])
+        for i, column in enumerate(page):
+            page[i] = iso.column(column) if i in times else \
+                [v or "" for v in column] if None in column else column
+        if page[0]:
+            yield page
+
+
+def _keep(page: Columns, wanted: list[bool]) -> Columns:
+    """The page without the rows not wanted."""
+    return [[v for v, keep in zip(column, wanted, strict=True) if keep] for column in page]
 
 
 def _call_rows(client: Any, start: float, end: float, filters: Filters,
@@ -181,26 +213,34 @@ class IsoTimes:
 
     def __init__(self, tz: str):
         self.zone = ZoneInfo(tz)
-        self._quarters: dict[int, tuple[str, int, str]] = {}
+        self._quarters: dict[int, tuple[list[str], str]] = {}
 
     def __call__(self, text: str) -> str:
         """`2026-03-08T01:59:59-05:00` for an epoch given as text ("" stays "")."""
-        try:
-            whole = int(float(text))
-        except ValueError:
-            return text
-        quarter, offset = divmod(whole, 900)
-        parts = self._quarters.get(quarter)
-        if parts is None:
-            parts = self._quarters[quarter] = self._quarter(quarter * 900)
-        minutes, seconds = divmod(offset, 60)
-        return f"{parts[0]}{parts[1] + minutes:02d}:{seconds:02d}{parts[2]}"
+        return self.column([text])[0]
 
-    def _quarter(self, at: int) -> tuple[str, int, str]:
-        """Date-and-hour prefix, first minute and offset suffix of a quarter hour starting at `at`."""
-        local = datetime.fromtimestamp(at, UTC).astimezone(self.zone)
-        suffix = local.isoformat()[19:] or "+00:00"
-        return local.strftime("%Y-%m-%dT%H:"), local.minute, suffix
+    def column(self, texts: list[str | None]) -> list[str]:
+        """Each epoch text formatted (text that is not a number is kept; None becomes "")."""
+        quarters, out = self._quarters, []
+        for text in texts:
+            try:
+                quarter, offset = divmod(int(float(text)), 900)  # type: ignore[arg-type]
+            except (TypeError, ValueError, OverflowError):
+                out.append(text or "")
+                continue
+            minutes, suffix = quarters.get(quarter) or self._quarter(quarter)
+            out.append(minutes[offset // 60] + SECONDS[offset % 60] + suffix)
+        return out
+
+    def _quarter(self, quarter: int) -> tuple[list[str], str]:
+        """The 15 `date T hh:mm:` prefixes of a quarter hour and its offset (a small cache)."""
+        if len(self._quarters) > 50_000:
+            self._quarters.clear()
+        local = datetime.fromtimestamp(quarter * 900, UTC).astimezone(self.zone)
+        head = local.strftime("%Y-%m-%dT%H:")
+        parts = self._quarters[quarter] = ([f"{head}{local.minute + m:02d}:" for m in range(15)],
+                                           local.isoformat()[19:] or "+00:00")
+        return parts
 
 
 # -- writers -----------------------------------------------------------------------------------
@@ -218,6 +258,13 @@ def _columns(rows: Iterable[dict], columns: list[str] | None) -> list[str]:
     return list(found)
 
 
+def _pages(rows: Iterable[dict], columns: list[str]) -> Iterator[Columns]:
+    """The rows as pages of columns: straight from a RowStream, else regrouped from dicts."""
+    if isinstance(rows, RowStream) and rows.columns == columns:
+        return rows.pages()
+    return _pages_of(columns, iter(rows))
+
+
 def write_csv(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None = None,
               bom: bool = False) -> int:
     """Write rows as UTF-8 CSV (with a BOM for Excel when asked); returns the row count."""
@@ -229,14 +276,13 @@ def write_csv(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None = 
         writer = csv.writer(text)
         writer.writerow(columns)
         count = 0
-        values_of = _values(columns)
-        for row in rows:
-            values = values_of(row)
-            # One C-level search per row; the per-cell work only for rows that need it.
-            if RISKY_CELL("\x00" + "\x00".join(values)):
-                values = [neutralise(v) for v in values]
-            writer.writerow(values)
-            count += 1
+        for page in _pages(rows, columns):
+            for i, column in enumerate(page):
+                # One C-level search per column; the per-cell work only for columns that need it.
+                if RISKY_CELL("\x00" + "\x00".join(column)):
+                    page[i] = [neutralise(v) for v in column]
+            writer.writerows(zip(*page, strict=True))
+            count += len(page[0])
         text.flush()
     finally:
         text.detach()
@@ -262,15 +308,11 @@ def _values(columns: list[str]) -> Callable[[dict], list[str]]:
 def write_jsonl(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None = None) -> int:
     """Write one JSON object per line (UTF-8, keys in column order); returns the row count."""
     columns = _columns(rows, columns)
-    encode, count, buffer = json.JSONEncoder(ensure_ascii=False).encode, 0, []
-    for row in rows:
-        buffer.append(encode({c: row.get(c) or "" for c in columns}))
-        count += 1
-        if len(buffer) >= 1000:
-            out.write(("\n".join(buffer) + "\n").encode())
-            buffer.clear()
-    if buffer:
-        out.write(("\n".join(buffer) + "\n").encode())
+    encode, count = json.JSONEncoder(ensure_ascii=False).encode, 0
+    for page in _pages(rows, columns):
+        lines = [encode(dict(zip(columns, values, strict=True))) for values in zip(*page, strict=True)]
+        out.write(("\n".join(lines) + "\n").encode())
+        count += len(lines)
     return count
 
 
@@ -286,10 +328,10 @@ def write_xlsx(rows: Iterable[dict], path_or_binary: Any, columns: list[str] | N
     sheet.append(columns)
     numeric = [c in NUMERIC_COLUMNS or c.startswith(ANSWER) for c in columns]
     count = 0
-    for row in rows:
+    for values in (v for page in _pages(rows, columns) for v in zip(*page, strict=True)):
         cells: list[Any] = []
-        for column, is_number in zip(columns, numeric, strict=True):
-            value = ILLEGAL_XML.sub("", row.get(column) or "")
+        for text, is_number in zip(values, numeric, strict=True):
+            value = ILLEGAL_XML.sub("", text)
             if is_number and PLAIN_NUMBER(value) and value[0] != "+":
                 cells.append(float(value) if "." in value else int(value))
             elif value.startswith("="):

@@ -88,6 +88,7 @@ def merge_cells(into: Cells, more: Cells) -> Cells:
 
 # -- bulk reads --------------------------------------------------------------------------------
 Page = list[list[Any]]  # rows of [member, score, hash, hash, ...]
+Columns = list[list[Any]]  # [members, values of field 1, values of field 2, ...]
 
 
 def scan(client: Any, index: str, since: float, until: float, keys: tuple[str, ...],
@@ -126,6 +127,77 @@ def _page(client: Any, index: str, low: str, high: str, count: int, keys: tuple[
         script = client._ivr_page_script = client.register_script(PAGE_LUA)
     parts = [part for template in keys for part in template.split("%s", 1)]
     return json.loads(script(keys=[index], args=[low, high, count, *parts]))
+
+
+def field_pages(client: Any, index: str, key: str, fields: list[str], since: float, until: float,
+                size: int = BATCH) -> Iterator[Columns]:
+    """Pages of columns [members, field 1, ...] for index members scored in [since, until), in order.
+
+    `key` is a hash key template with %s for the member; a missing field or hash reads as None.
+    Only the named fields travel, in one reply per page; on a single server Redis already reads
+    the next page while the caller works on this one.
+    """
+    pages = _cluster_fields if isinstance(client, RedisCluster) else _sorted_fields
+    return pages(client, index, key, fields, since, until, size)
+
+
+def _sorted_fields(client: Any, index: str, key: str, fields: list[str], since: float,
+                   until: float, size: int) -> Iterator[Columns]:
+    """Pages by rank with SORT BY nosort GET (done in C, no script), each asked for before the
+    previous one is handed on.  A page starts by re-reading the last member handed on, to notice
+    entries added or removed before it meanwhile (then the place is found again by rank)."""
+    pattern = key.replace("%s", "*", 1)
+    gets = ["GET", "#", *(x for f in fields for x in ("GET", f"{pattern}->{f}"))]
+    width, last, pending = len(fields) + 1, None, False
+    offset, end = _ranks(client, index, since, until)
+    conn = client.connection_pool.get_connection()
+    try:
+        while offset < end:
+            if not pending:
+                back = 0 if last is None else 1
+                conn.send_command("SORT", index, "BY", "nosort", "LIMIT", offset - back,
+                                  min(size, end - offset) + back, *gets)
+            flat, pending = conn.read_response(), False
+            if back and (not flat or flat[0] != last):
+                offset, end = _ranks(client, index, since, until, after=last)
+                last = None
+                continue
+            page = [flat[i::width][back:] for i in range(width)]
+            if not page[0]:
+                return
+            last, offset, back = page[0][-1], offset + len(page[0]), 1
+            if offset < end:  # Redis reads the next page while this one is used
+                conn.send_command("SORT", index, "BY", "nosort", "LIMIT", offset - 1,
+                                  min(size, end - offset) + 1, *gets)
+                pending = True
+            yield page
+    finally:
+        if pending:  # abandoned with a reply on the way: that connection cannot be reused
+            conn.disconnect()
+        client.connection_pool.release(conn)
+
+
+def _ranks(client: Any, index: str, since: float, until: float, after: str | None = None
+           ) -> tuple[int, int]:
+    """Rank of the first member at or after `since` (or just after member `after` while it is
+    still indexed), and rank of the first member at or after `until`."""
+    pipe = client.pipeline(transaction=False)
+    pipe.zcount(index, "-inf", f"({since!r}")
+    pipe.zcount(index, "-inf", f"({until!r}")
+    pipe.zrank(index, after or "")
+    first, end, rank = pipe.execute()
+    return (max(first, rank + 1) if after and rank is not None else first), end
+
+
+def _cluster_fields(client: Any, index: str, key: str, fields: list[str], since: float,
+                    until: float, size: int) -> Iterator[Columns]:
+    """Pages on a cluster (no SORT GET across slots): members by score, then pipelined HMGETs."""
+    for page in scan(client, index, since, until, (), size):
+        sids = [row[0] for row in page]
+        pipe = client.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hmget(key % sid, fields)
+        yield [sids, *(list(values) for values in zip(*pipe.execute(), strict=True))]
 
 
 def path_events(path_hash: dict[str, str]) -> list[str]:

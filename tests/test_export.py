@@ -11,9 +11,10 @@ import openpyxl
 import pytest
 from test_metrics import BILLING, T, bridged, put_call, put_survey
 
-from ivr.export import COLUMNS, neutralise, rows, write_csv, write_jsonl, write_xlsx
+from ivr.export import COLUMNS, IsoTimes, neutralise, rows, write_csv, write_jsonl, write_xlsx
 from ivr.metrics import Filters
 from ivr.redisconn import connect
+from ivr.rollup import field_pages
 
 DAY = (datetime(2026, 3, 2), datetime(2026, 3, 3))
 ATTACK = "=HYPERLINK(\"http://evil\",\"x\")"
@@ -122,7 +123,7 @@ def test_rows_stream_lazily_in_batches(redis_client):
     stream = rows(redis_client, "surveys", *DAY)
     assert stream.total == 2500 and "answer_csat" in stream.columns
     first = next(iter(stream))
-    redis_client.delete("ivr:survey:{S2499}")  # not read yet: the stream only holds one batch
+    redis_client.delete("ivr:survey:{S2499}")  # not read yet: at most the next batch is
     assert first["call_sid"] == "S0" and sum(1 for _ in stream) == 2498
 
 
@@ -140,3 +141,38 @@ def test_exports_read_a_cluster_too(any_redis_url):
     assert json.loads(out.getvalue())["answer_csat"] == "4"
     assert datetime.fromisoformat(json.loads(out.getvalue())["offered_at"]).timestamp() == T
     assert datetime.fromtimestamp(T, UTC).hour == 10
+
+
+def test_pages_keep_their_place_when_earlier_entries_come_and_go(any_redis_url):
+    client = connect(any_redis_url)
+    for n in range(2500):
+        put_survey(client, f"S{n:04d}", T + n, "offered")
+    pages = field_pages(client, "ivr:surveys:by_time", "ivr:survey:{%s}", ["disposition", "nope"],
+                        T, T + 10_000, size=1000)
+    first = next(pages)
+    assert first[0][:2] == ["S0000", "S0001"] and first[1][0] == "offered" and first[2][0] is None
+    client.zrem("ivr:surveys:by_time", *[f"S{n:04d}" for n in range(300)])  # purged meanwhile
+    put_survey(client, "EARLY", T - 5, "offered")  # and one added before the place reached
+    rest = [sid for page in pages for sid in page[0]]
+    assert first[0] + rest == [f"S{n:04d}" for n in range(2500)]
+
+
+def test_iso_times_cross_a_daylight_saving_change():
+    iso = IsoTimes("America/New_York")
+    change = datetime(2026, 3, 8, 7, 0, tzinfo=UTC).timestamp()  # 02:00 EST becomes 03:00 EDT
+    assert iso.column([repr(change - 1), str(int(change)), "", None, "soon"]) == \
+        ["2026-03-08T01:59:59-05:00", "2026-03-08T03:00:00-04:00", "", "", "soon"]
+
+
+def test_progress_is_reported_per_page_and_rows_are_unchanged(data):
+    done: list[int] = []
+    stream = rows(data, "surveys", *DAY).with_progress(done.append)
+    out = io.BytesIO()
+    assert write_csv(stream, out) == 2 and done == [2]
+    assert out.getvalue().decode().splitlines()[1].startswith("CA1,csat,")
+
+
+def test_plain_dict_rows_are_written_too():
+    out = io.BytesIO()
+    assert write_csv([{"a": "=1", "b": None}, {"a": "x"}], out, ["a", "b"]) == 2
+    assert out.getvalue().decode().splitlines() == ["a,b", "'=1,", "x,"]
