@@ -79,6 +79,5 @@ def transcription() -> Response:
     st, flow = _flow()
     if flow is not None and 0 <= st.index < len(flow.survey.questions):
         text = request.form.get("TranscriptionText", "")[:5000]
-        qid = flow.survey.questions[st.index].id
-        runtime().writer.write(parts(runtime()).store.transcribed(caller().sid, qid, text))
+        runtime().writer.write(parts(runtime()).store.transcribed(caller().sid, st.index, text))
     return twiml(EMPTY)

@@ -34,9 +34,12 @@ def response_page(client: Any, since: float, until: float, filters: dict[str, st
         pipe = client.pipeline(transaction=False)
         for sid, _ in batch:
             pipe.hgetall(store.key(sid))
-        for (_sid, score), row in zip(batch, pipe.execute(), strict=True):
+        sids = [sid for sid, _ in batch]
+        found = {r["call_sid"]: r for r in store.read(client, sids, pipe.execute())}
+        for sid, score in batch:
             scanned += 1
             high = score
+            row = found.get(sid)
             if row and _matches(row, filters):
                 page.rows.append(row)
                 if len(page.rows) == size:

@@ -26,6 +26,7 @@ from ivr.rollup import (
     field_pages,
     scan,
 )
+from ivr.surveys import CONTEXT_FIELDS, NAMES, SurveyStore, question_ids, unpack_hash
 from ivr.voicemail import VoicemailStore
 
 KINDS = ("surveys", "calls", "voicemail")
@@ -126,13 +127,22 @@ def rows(client: Any, kind: str, since: datetime, until: datetime, filters: Filt
 def survey_questions(client: Any, start: float, end: float) -> list[tuple[str, str]]:
     """(question id, type) of every question answered in the range, in first-seen order."""
     seen: dict[str, str] = {}
-    for _sids, found in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, ["kinds"], start, end,
-                                    size=5000):
-        for kinds in dict.fromkeys(filter(None, found)):
-            for part in kinds.split(","):
-                qid, _, rest = part.partition(":")
-                seen.setdefault(qid, rest.partition(":")[0])
+    for kinds in _kinds_in(client, start, end):
+        for part in kinds.split(","):
+            qid, _, rest = part.partition(":")
+            seen.setdefault(qid, rest.partition(":")[0])
     return list(seen.items())
+
+
+def _kinds_in(client: Any, start: float, end: float) -> list[str]:
+    """The distinct `kinds` (question lists) of the responses offered in the range."""
+    store, found = SurveyStore(), {}
+    for _sids, refs, older in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, ["c", "kinds"], start,
+                                          end, size=5000):
+        known = store.contexts(client, set(refs))
+        found.update(dict.fromkeys(known[r][1] for r in dict.fromkeys(refs) if r in known))
+        found.update(dict.fromkeys(filter(None, older)))  # responses stored in contract names
+    return [kinds for kinds in found if kinds]
 
 
 def question_columns(questions: list[tuple[str, str]]) -> list[str]:
@@ -145,33 +155,81 @@ def question_columns(questions: list[tuple[str, str]]) -> list[str]:
     return out
 
 
-def _survey_field(column: str) -> str:
-    """The response hash field behind an export column."""
-    if column.startswith(ANSWER):
-        return "a:" + column[len(ANSWER):]
-    if column.startswith(TRANSCRIPT):
-        return "x:" + column[len(TRANSCRIPT):]
-    return column
-
-
 def _survey_pages(client: Any, start: float, end: float, filters: Filters, iso: IsoTimes,
                   columns: list[str]) -> Iterator[Columns]:
     """Survey rows a page at a time as columns, read field by field (no per-row dict)."""
-    fields = [_survey_field(c) for c in columns[1:]]
-    times = [i for i, c in enumerate(columns) if c in TIME_COLUMNS]
-    alive = columns.index("disposition")
-    picks = [columns.index(c) for c in ("queue", "transfer", "lang", "agent", "path")]
+    width = max((len(k.split(",")) for k in _kinds_in(client, start, end)), default=0)
+    positions = [str(n) for n in range(1, width + 1)]
+    fields = ["c", "o", "s", "h", *positions, *("x" + n for n in positions)]
     for page in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, fields, start, end):
-        if None in page[alive]:  # responses deleted since they were indexed
-            page = _keep(page, [v is not None for v in page[alive]])
-        if filters != Filters():
-            page = _keep(page, [filters.matches(((q or t or ""), lang or "", a or "", p or ""))
-                                for q, t, lang, a, p in zip(*(page[i] for i in picks), strict=True)])
-        for i, column in enumerate(page):
-            page[i] = iso.column(column) if i in times else \
-                [v or "" for v in column] if None in column else column
+        if None in page[2]:  # deleted meanwhile, or stored in contract names: the slow way
+            page = _decoded_page(client, page[0], columns)
+        else:
+            page = _encoded_page(client, page, width, iso, columns)
+        if filters != Filters() and page[0]:
+            picks = [columns.index(c) for c in ("queue", "transfer", "lang", "agent", "path")]
+            page = _keep(page, [filters.matches((q or t, lang, a, p)) for q, t, lang, a, p
+                                in zip(*(page[i] for i in picks), strict=True)])
         if page[0]:
             yield page
+
+
+def _encoded_page(client: Any, page: Columns, width: int, iso: IsoTimes,
+                  columns: list[str]) -> Columns:
+    """Columns from the stored encoding (see docs/surveys.md), context facts looked up by ref."""
+    sids, refs, offers, states, hashes = page[:5]
+    answers, notes = page[5:5 + width], page[5 + width:]
+    known = SurveyStore().contexts(client, set(refs))
+    blank = [""] * len(CONTEXT_FIELDS)
+    facts = list(zip(*[known.get(r, blank) for r in refs], strict=True))
+    survey, kinds, queue, transfer, agent, lang, path = (list(c) for c in facts)
+    offers = list(map(int, offers))
+    code, *after = zip(*[s.split(",") for s in states], strict=True)
+    started, completed, updated = ([o + int(v) if v else None for o, v in zip(offers, c, strict=True)]
+                                   for c in after)
+    out = {"call_sid": sids, "survey": survey, "offered_at": iso.seconds(offers),
+           "started_at": iso.seconds(started), "completed_at": iso.seconds(completed),
+           "updated_at": iso.seconds(updated), "disposition": [NAMES.get(c, c) for c in code],
+           "queue": queue, "transfer": transfer, "agent": agent, "lang": lang, "path": path,
+           "caller_hash": [unpack_hash(h) if h else "" for h in hashes]}
+    out.update(_answer_columns(kinds, answers, notes, columns))
+    return [out[c] for c in columns]
+
+
+def _answer_columns(kinds: list[str], answers: Columns, notes: Columns,
+                    columns: list[str]) -> dict[str, list[str]]:
+    """Answer and transcript columns by question id, from answers stored by question position."""
+    wanted = [(c, c.startswith(ANSWER), c.partition("_")[2]) for c in columns
+              if c.startswith((ANSWER, TRANSCRIPT))]
+    out = {c: [""] * len(kinds) for c, _, _ in wanted}
+    layouts = dict.fromkeys(kinds)
+    for layout in layouts:
+        order = {qid: n for n, qid in enumerate(question_ids(layout))}
+        mine = [i for i, k in enumerate(kinds) if k == layout] if len(layouts) > 1 else None
+        for column, is_answer, qid in wanted:
+            if qid not in order:
+                continue
+            source = (answers if is_answer else notes)[order[qid]]
+            cells = [v.rpartition("@")[0] if v else "" for v in source] if is_answer else \
+                [v or "" for v in source]
+            if mine is None:
+                out[column] = cells
+            else:
+                for i in mine:
+                    out[column][i] = cells[i]
+    return out
+
+
+def _decoded_page(client: Any, sids: list[str], columns: list[str]) -> Columns:
+    """Columns from whole responses read and decoded one by one (none when all are gone)."""
+    pipe = client.pipeline(transaction=False)
+    for sid in sids:
+        pipe.hgetall(SURVEY_KEY % sid)
+    found = SurveyStore().read(client, sids, pipe.execute())
+    fields = ["a:" + c[len(ANSWER):] if c.startswith(ANSWER) else
+              "x:" + c[len(TRANSCRIPT):] if c.startswith(TRANSCRIPT) else c for c in columns]
+    rows = [[record.get(f) or "" for f in fields] for record in found]
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in columns]
 
 
 def _keep(page: Columns, wanted: list[bool]) -> Columns:
@@ -221,13 +279,22 @@ class IsoTimes:
 
     def column(self, texts: list[str | None]) -> list[str]:
         """Each epoch text formatted (text that is not a number is kept; None becomes "")."""
-        quarters, out = self._quarters, []
+        out = []
         for text in texts:
             try:
-                quarter, offset = divmod(int(float(text)), 900)  # type: ignore[arg-type]
+                out.append(self.seconds([int(float(text))])[0])  # type: ignore[arg-type]
             except (TypeError, ValueError, OverflowError):
                 out.append(text or "")
+        return out
+
+    def seconds(self, times: list[int | None]) -> list[str]:
+        """Each epoch (whole seconds) formatted; None becomes ""."""
+        quarters, out = self._quarters, []
+        for at in times:
+            if at is None:
+                out.append("")
                 continue
+            quarter, offset = divmod(at, 900)
             minutes, suffix = quarters.get(quarter) or self._quarter(quarter)
             out.append(minutes[offset // 60] + SECONDS[offset % 60] + suffix)
         return out

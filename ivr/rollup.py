@@ -10,10 +10,11 @@ from typing import Any
 from redis.cluster import RedisCluster
 
 from ivr.calls import CallStore
+from ivr.surveys import SurveyStore
 
 CALLS_INDEX = CallStore.BY_TIME
-SURVEYS_INDEX = "ivr:surveys:by_time"
-SURVEY_KEY = "ivr:survey:{%s}"
+SURVEYS_INDEX = SurveyStore.BY_TIME
+SURVEY_KEY = SurveyStore.KEY
 ROLLUP_KEY = "ivr:rollup:v1:%d"
 HOUR = 3600
 BATCH = 1000
@@ -217,12 +218,10 @@ def calls_between(client: Any, since: float, until: float) -> Iterator[tuple[str
 
 
 def surveys_between(client: Any, since: float, until: float) -> Iterator[dict[str, str]]:
-    """Survey responses offered in [since, until), oldest first."""
+    """Survey responses offered in [since, until), oldest first, in the contract's field names."""
+    store = SurveyStore()
     for page in scan(client, SURVEYS_INDEX, since, until, (SURVEY_KEY,)):
-        for sid, _score, record in page:
-            if record:
-                record.setdefault("call_sid", sid)
-                yield record
+        yield from store.read(client, [row[0] for row in page], [row[2] for row in page])
 
 
 def members(client: Any, index: str, since: float, until: float, batch: int = 5000

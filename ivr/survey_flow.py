@@ -198,13 +198,13 @@ class SurveyFlow:
             return self._end(st, ())
         question = self.survey.questions[st.index]
         if not digits:
-            return self._next(st, self.p.store.skipped(self.sid, question.id, st.asked))
+            return self._next(st, self.p.store.skipped(self.sid, st.index, st.asked))
         value = question.answer(digits)
         if value is None and st.attempt == 0:
             invalid = self.survey.invalid
             return Turn(lang=st.lang, say=_said(invalid, st.lang), ask=st.later(self.now, attempt=1))
         if value is None:  # a second wrong key: move on rather than reprompt forever
-            return self._next(st, self.p.store.skipped(self.sid, question.id, st.asked))
+            return self._next(st, self.p.store.skipped(self.sid, st.index, st.asked))
         return self._answered(st, question, value)
 
     def recorded(self, st: SurveyState, url: str, seconds: int) -> Turn:
@@ -213,7 +213,7 @@ class SurveyFlow:
             return self._end(st, ())
         question = self.survey.questions[st.index]
         if seconds <= 0 or not url:
-            return self._next(st, self.p.store.skipped(self.sid, question.id, st.asked))
+            return self._next(st, self.p.store.skipped(self.sid, st.index, st.asked))
         return self._answered(st, question, url)
 
     def _offer(self, st: SurveyState, digits: str | None) -> Turn:
@@ -225,7 +225,7 @@ class SurveyFlow:
                     say=_said(self.survey.closing, st.lang))
 
     def _answered(self, st: SurveyState, question: Question, value: str) -> Turn:
-        commands = self.p.store.answered(self.sid, question.id, value, st.asked, self.now)
+        commands = self.p.store.answered(self.sid, st.index, value, st.asked, self.now)
         alert = self.survey.alerts_on(question, value)
         if alert:
             fields = {"id": f"{self.sid}:{question.id}", "call_sid": self.sid, "survey": self.survey.name,

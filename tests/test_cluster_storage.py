@@ -11,6 +11,7 @@ from redis_servers import RedisCluster as ClusterServers
 
 from bench.harness import open_all_hours
 from ivr.redisconn import connect
+from ivr.surveys import SurveyStore
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_call_record_path_and_survey_land_in_the_cluster(cluster_app, cluster_ur
     assert record["route"] == "queue:support" and record["agent"] == "alice"
     path = cluster_app.extensions["ivr"].calls.path(client, phone.sid)
     assert len(path) == 4 and "language" in path[0] and "support" in path[2], path
-    answers = client.hgetall(f"ivr:survey:{{{phone.sid}}}")
+    answers = SurveyStore().get(client, phone.sid)
     assert (answers["a:csat"], answers["a:resolved"], answers["a:nps"]) == ("5", "yes", "9")
     assert answers["disposition"] == "completed"
     assert phone.sid in client.zrange("ivr:calls:by_time", 0, -1)

@@ -9,6 +9,7 @@ import pytest
 
 from ivr.metrics import Filters, Kpis, MetricSettings, breakdown, kpis
 from ivr.redisconn import connect
+from ivr.surveys import SurveyStore
 
 T = datetime(2026, 3, 2, 10, 0, tzinfo=UTC).timestamp()
 DAY = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC))
@@ -33,9 +34,7 @@ def put_survey(client, sid: str, offered: float, disposition: str, answers: dict
               "disposition": disposition, "kinds": KINDS, "queue": "", "transfer": "", "agent": "",
               "path": "main", **fields}
     record.update({f"a:{q}": a for q, a in (answers or {}).items()})
-    client.hset(f"ivr:survey:{{{sid}}}", mapping=record)
-    client.zadd("ivr:surveys:by_time", {sid: offered})
-    client.zadd(f"ivr:surveys:queue:{record['queue'] or record['transfer']}", {sid: offered})
+    SurveyStore().save(client, sid, record)
 
 
 def bridged(wait: int, talk: int, at: float = T) -> dict:
@@ -203,7 +202,8 @@ def test_settled_hours_are_cached_and_never_rescanned(seeded):
     fresh = kpis(seeded, *DAY, now=T)  # nothing settled yet: all raw
     first = kpis(seeded, *DAY, now=LATER)
     assert seeded.keys("ivr:rollup:*") and first == fresh
-    seeded.hset("ivr:survey:{C2}", "a:csat", "5")  # a change to an already settled hour
+    SurveyStore().save(seeded, "C2", {**SurveyStore().get(seeded, "C2"), "a:csat": "5"})  # a change
+    # to an already settled hour
     assert kpis(seeded, *DAY, now=LATER).csat_mean == 3.25  # served from the hourly rollup
     assert kpis(seeded, *DAY, now=T + 3600).csat_mean == 3.75  # recent hours are read raw
 

@@ -9,6 +9,8 @@ import time_machine
 from phone import Phone
 from test_survey_flow import OPEN, bridge, sid_sampled, to_support
 
+from ivr.surveys import SurveyStore
+
 ANSWERS = {"a:csat": "1", "a:resolved": "no", "a:nps": "3"}
 
 
@@ -49,7 +51,7 @@ def test_redis_outage_mid_survey_loses_nothing_and_duplicates_nothing(make_app, 
     rt.writer.replay()  # a second replay finds nothing left to do
     assert rt.writer.spool.pending() == 0
     with stoppable_redis.client() as client:
-        stored = client.hgetall(f"ivr:survey:{{{phone.sid}}}")
+        stored = SurveyStore().get(client, phone.sid)
         assert {k: stored[k] for k in ANSWERS} == ANSWERS
         assert stored["disposition"] == "completed" and "completed_at" in stored
         assert client.zrange("ivr:surveys:by_time", 0, -1) == [phone.sid]

@@ -33,7 +33,7 @@ def store_writer(any_redis_url: str, tmp_path: Path):
 def survey_call(store: SurveyStore, writer: Writer, sid: str, at: float, score: str = "4") -> None:
     """One survey call: offered, accepted, one answer, finished: each step one write."""
     for commands in (store.offered(sid, at, FIELDS, "billing", FIELDS["caller_hash"], 30),
-                     store.started(sid, at + 1), store.answered(sid, "csat", score, at + 1, at + 4),
+                     store.started(sid, at + 1), store.answered(sid, 0, score, at + 1, at + 4),
                      store.finished(sid, at + 5)):
         assert writer.write(commands)
 
@@ -43,7 +43,7 @@ def test_a_response_is_written_in_one_round_trip_per_answer(store_writer):
     survey_call(store, writer, "CA1", T0)
     assert writer.round_trips() == 4
     stored = store.get(client, "CA1")
-    assert stored == {**FIELDS, "call_sid": "CA1", "offered_at": f"{T0:.1f}", "started_at": f"{T0 + 1:.1f}",
+    assert stored == {**FIELDS, "caller_hash": FIELDS["caller_hash"][:16], "call_sid": "CA1", "offered_at": f"{T0:.1f}", "started_at": f"{T0 + 1:.1f}",
                       "a:csat": "4", "t:csat": f"{T0 + 1:.1f}", "disposition": "completed",
                       "updated_at": f"{T0 + 5:.1f}", "completed_at": f"{T0 + 5:.1f}"}
     assert 29 * DAY < client.ttl(store.key("CA1")) <= 30 * DAY
@@ -54,21 +54,21 @@ def test_a_response_is_written_in_one_round_trip_per_answer(store_writer):
 def test_late_and_repeated_answers(store_writer):
     store, writer, client = store_writer
     writer.write(store.offered("CA2", T0, FIELDS, "billing"))
-    writer.write(store.answered("CA2", "csat", "5", T0 + 20, T0 + 22))
+    writer.write(store.answered("CA2", 0, "5", T0 + 20, T0 + 22))
     before = store.get(client, "CA2")
-    writer.write(store.answered("CA2", "csat", "2", T0 + 10, T0 + 30))  # asked earlier, delivered later
-    writer.write(store.answered("CA2", "csat", "5", T0 + 20, T0 + 40))  # the same webhook again
-    writer.write(store.skipped("CA2", "csat", T0 + 50))  # a silence never erases an answer
+    writer.write(store.answered("CA2", 0, "2", T0 + 10, T0 + 30))  # asked earlier, delivered later
+    writer.write(store.answered("CA2", 0, "5", T0 + 20, T0 + 40))  # the same webhook again
+    writer.write(store.skipped("CA2", 0, T0 + 50))  # a silence never erases an answer
     writer.write(store.offered("CA2", T0 + 60, FIELDS, "billing"))  # the offer repeated
     assert store.get(client, "CA2") == before
     assert before["disposition"] == "partial"
-    writer.write(store.answered("CA2", "csat", "3", T0 + 25, T0 + 45))  # a newer prompt's answer wins
+    writer.write(store.answered("CA2", 0, "3", T0 + 25, T0 + 45))  # a newer prompt's answer wins
     assert store.get(client, "CA2")["a:csat"] == "3"
 
 
 def test_an_answer_without_an_offer_creates_nothing(store_writer):
     store, writer, client = store_writer
-    writer.write(store.answered("CA3", "csat", "5", T0, T0) + store.call_ended("CA3", T0))
+    writer.write(store.answered("CA3", 0, "5", T0, T0) + store.call_ended("CA3", T0))
     assert store.get(client, "CA3") == {}
 
 
