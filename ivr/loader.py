@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -73,16 +76,33 @@ def build_menuset(sources: dict[str, str], recordings: Path,
     from ivr.validator import validate
 
     problems = list(problems or [])
-    docs = _parse_documents(sources, problems)
-    sections = _merge_sections(docs, problems)
-    menuset = _assemble(sections, sources, recordings, problems)
-    if menuset is not None:
-        declared = {section: set(entries) for section, entries in sections["named"].items()}
-        problems.extend(validate(menuset, declared))
+    with _gc_paused():
+        docs = _parse_documents(sources, problems)
+        sections = _merge_sections(docs, problems)
+        menuset = _assemble(sections, sources, recordings, problems)
+        if menuset is not None:
+            declared = {section: set(entries) for section, entries in sections["named"].items()}
+            problems.extend(validate(menuset, declared))
     problems = sorted(set(problems))
     if any(p.is_error for p in problems):
         return None, problems
     return menuset, problems
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold off the cycle collector while a load builds its (acyclic) objects.
+
+    A large load allocates hundreds of thousands of objects that all stay alive; without this the
+    collector walks them over and over (a third of the load time for 5,000 menus).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _parse_documents(sources: dict[str, str], problems: list[Problem]) -> dict[str, YDict]:

@@ -1,12 +1,26 @@
-"""YAML reading that remembers line numbers and refuses duplicate keys, for `file:line` errors."""
+"""YAML reading that remembers line numbers and refuses duplicate keys, for `file:line` errors.
+
+Three readers give the same result. Files in the plain block style that menus are written in
+(keys, scalars, quoted texts, one-line `{...}` and `[...]`) are read line by line here, about ten
+times faster than PyYAML. Anything else (anchors, tags, block scalars, multi-line values,
+duplicate keys) is composed by libyaml and built by `_Builder`. A syntax error is composed
+again by PyYAML's pure-Python parser, whose messages `_syntax_hint` knows.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ivr.problems import Problem
+
+STR_TAG = "tag:yaml.org,2002:str"
+MAP_TAG = yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG
+SEQ_TAG = yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG
+CACHED_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "timestamp"))
 
 
 class YDict(dict):
@@ -31,55 +45,22 @@ class YList(list):
         return self.item_lines[index] if index < len(self.item_lines) else self.line
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that builds YDict/YList and collects duplicate keys as problems."""
-
-    def __init__(self, stream: str, filename: str):
-        super().__init__(stream)
-        self.filename = filename
-        self.problems: list[Problem] = []
-
-
-class _FastLoader(getattr(yaml, "CSafeLoader", _Loader)):  # type: ignore[misc]
-    """The same loader on libyaml's parser (about 10 times faster on large menus) when available."""
-
-    def __init__(self, stream: str, filename: str):
-        super().__init__(stream)
-        self.filename = filename
-        self.problems: list[Problem] = []
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> YDict:
-    loader.flatten_mapping(node)
+def new_ydict(line: int) -> YDict:
+    """An empty YDict starting at `line`."""
     result = YDict()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if isinstance(key, list | dict):
-            loader.problems.append(Problem(loader.filename, line, "a key must be a plain word or number"))
-            continue
-        if key in result:
-            first = result.key_lines[key]
-            loader.problems.append(Problem(
-                loader.filename, line,
-                f"duplicate key {key!r} (first defined on line {first}); "
-                "YAML would silently keep only the last one: remove or rename one of them"))
-            continue
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = line
+    result.line, result.key_lines = line, {}
     return result
 
 
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> YList:
-    result = YList(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+def new_ylist(line: int) -> YList:
+    """An empty YList starting at `line`."""
+    result = YList()
+    result.line, result.item_lines = line, []
     return result
 
 
-def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+# -- scalars ---------------------------------------------------------------------------------
+def _construct_timestamp(loader: yaml.SafeLoader, node: ScalarNode) -> Any:
     """A date or time; an impossible one (2026-02-30) stays text so the checks can report it."""
     try:
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
@@ -87,12 +68,165 @@ def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
         return loader.construct_scalar(node)
 
 
-for _cls in (_Loader, _FastLoader):
-    _cls.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
-    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+class _Constructor(yaml.SafeLoader):
+    """PyYAML's safe constructors for scalars and rare tags; mappings and lists go to `builder`."""
+
+    builder: _Builder
 
 
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
+def _collection(kind: type[Node], name: str) -> Any:
+    def construct(constructor: _Constructor, node: Node) -> Any:
+        if not isinstance(node, kind):
+            raise ConstructorError(None, None, f"expected a {name} node, but found {node.id}",
+                                   node.start_mark)
+        return constructor.builder.build(node)
+    return construct
+
+
+_Constructor.add_constructor(MAP_TAG, _collection(MappingNode, "mapping"))
+_Constructor.add_constructor(SEQ_TAG, _collection(SequenceNode, "sequence"))
+_SCALARS = _Constructor("")
+_CACHE_LIMIT = 100_000
+_plain_cache: dict[str, Any] = {}
+_tagged_cache: dict[tuple[str, str], Any] = {}
+
+
+def _tagged_scalar(tag: str, text: str) -> Any:
+    """The value of a scalar of a standard tag (int, bool, null, float, timestamp), cached."""
+    key = (tag, text)
+    try:
+        return _tagged_cache[key]
+    except KeyError:
+        pass
+    value = _Constructor.yaml_constructors[tag](_SCALARS, ScalarNode(tag, text))
+    if len(_tagged_cache) >= _CACHE_LIMIT:
+        _tagged_cache.clear()
+    _tagged_cache[key] = value
+    return value
+
+
+class NotPlainYaml(Exception):
+    """The line reader met something outside its subset: the file is read by libyaml instead."""
+
+
+def plain_scalar(text: str) -> Any:
+    """The value of an unquoted scalar, resolved exactly as PyYAML's SafeLoader resolves it."""
+    try:
+        return _plain_cache[text]
+    except KeyError:
+        pass
+    tag = _SCALARS.resolve(ScalarNode, text, (True, False))
+    if tag == STR_TAG:
+        value: Any = text
+    elif tag in CACHED_TAGS:
+        value = _tagged_scalar(tag, text)
+    else:
+        raise NotPlainYaml(tag)  # `<<` merge keys, `=`: leave them to the full reader
+    if len(_plain_cache) >= _CACHE_LIMIT:
+        _plain_cache.clear()
+    _plain_cache[text] = value
+    return value
+
+
+# -- libyaml (or pure-Python) composer + builder ---------------------------------------------
+class _CachedResolver:
+    """Scalar tag resolution memoised by text (PyYAML runs several regexes per scalar)."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        """The tag of a node, as PyYAML's resolver gives it."""
+        if kind is not ScalarNode or implicit is None or not implicit[0]:
+            return super().resolve(kind, value, implicit)  # type: ignore[misc]
+        try:
+            return _resolved_tags[value]
+        except KeyError:
+            pass
+        if len(_resolved_tags) >= _CACHE_LIMIT:
+            _resolved_tags.clear()
+        tag = _resolved_tags[value] = super().resolve(kind, value, implicit)  # type: ignore[misc]
+        return tag
+
+
+_resolved_tags: dict[str, str] = {}
+
+
+class _CComposer(_CachedResolver, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser and composer (PyYAML's own when libyaml is missing)."""
+
+
+class _Builder:
+    """Builds YDict/YList/scalars from a composed node tree, noting duplicate keys as problems."""
+
+    def __init__(self, filename: str):
+        self.filename = filename
+        self.problems: list[Problem] = []
+        self.made: dict[Node, Any] = {}
+        self.building: set[Node] = set()
+
+    def build(self, node: Node) -> Any:
+        """The value of `node` (an alias gives the very same object as its anchor)."""
+        if isinstance(node, ScalarNode):
+            tag = node.tag
+            if tag == STR_TAG:
+                return node.value
+            if tag in CACHED_TAGS:
+                return _tagged_scalar(tag, node.value)
+        elif node in self.made:
+            return self.made[node]
+        elif node in self.building:
+            raise ConstructorError(None, None, "found unconstructable recursive node", node.start_mark)
+        if isinstance(node, MappingNode) and node.tag == MAP_TAG:
+            return self._guarded(node, self._mapping)
+        if isinstance(node, SequenceNode) and node.tag == SEQ_TAG:
+            return self._guarded(node, self._sequence)
+        constructor = _Constructor("")
+        constructor.builder = self
+        return constructor.construct_object(node, deep=True)
+
+    def _guarded(self, node: Node, make: Any) -> Any:
+        self.building.add(node)
+        result = self.made[node] = make(node)
+        self.building.discard(node)
+        return result
+
+    def _mapping(self, node: MappingNode) -> YDict:
+        _SCALARS.flatten_mapping(node)
+        result = new_ydict(node.start_mark.line + 1)
+        for key_node, value_node in node.value:
+            key = self.build(key_node)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, list | dict):
+                self.problems.append(Problem(self.filename, line, "a key must be a plain word or number"))
+            elif key in result:
+                first = result.key_lines[key]
+                self.problems.append(Problem(
+                    self.filename, line,
+                    f"duplicate key {key!r} (first defined on line {first}); "
+                    "YAML would silently keep only the last one: remove or rename one of them"))
+            else:
+                result[key] = self.build(value_node)
+                result.key_lines[key] = line
+        return result
+
+    def _sequence(self, node: SequenceNode) -> YList:
+        result = YList(self.build(child) for child in node.value)
+        result.line = node.start_mark.line + 1
+        result.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return result
+
+
+def _compose_and_build(loader_class: type, text: str, builder: _Builder) -> Any:
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+    finally:
+        loader.dispose()
+    return None if node is None else builder.build(node)
+
+
+# -- errors ----------------------------------------------------------------------------------
 def _syntax_hint(problem: str) -> str:
     """Turn PyYAML's wording into advice ops staff can act on."""
     if "undefined alias" in problem or "expected alphabetic or numeric character" in problem:
@@ -104,24 +238,31 @@ def _syntax_hint(problem: str) -> str:
     return problem
 
 
-def load_yaml(text: str, filename: str) -> tuple[Any, list[Problem]]:
-    """Parse YAML text; return the data (YDict/YList/scalars) and every problem found."""
-    loader = _FastLoader(text, filename)
+def _reported(text: str, filename: str) -> tuple[Any, list[Problem]]:
+    """Read with PyYAML's pure-Python parser, whose messages and marks the hints above know."""
+    builder = _Builder(filename)
     try:
-        return loader.get_single_data(), loader.problems
-    except yaml.YAMLError:
-        pass  # parse again in pure Python, whose messages and marks the hints below know
-    finally:
-        loader.dispose()
-    loader = _Loader(text, filename)
-    try:
-        data = loader.get_single_data()
+        data = _compose_and_build(yaml.SafeLoader, text, builder)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        return None, [*loader.problems, Problem(filename, line, "YAML syntax: " + _syntax_hint(str(exc.problem)))]
+        return None, [*builder.problems,
+                      Problem(filename, line, "YAML syntax: " + _syntax_hint(str(exc.problem)))]
     except yaml.YAMLError as exc:
-        return None, [*loader.problems, Problem(filename, 1, f"YAML syntax: {exc}")]
-    finally:
-        loader.dispose()
-    return data, loader.problems
+        return None, [*builder.problems, Problem(filename, 1, f"YAML syntax: {exc}")]
+    return data, builder.problems
+
+
+def load_yaml(text: str, filename: str) -> tuple[Any, list[Problem]]:
+    """Parse YAML text; return the data (YDict/YList/scalars) and every problem found."""
+    from ivr.yamllines import read_lines
+
+    try:
+        return read_lines(text), []
+    except NotPlainYaml:
+        pass
+    builder = _Builder(filename)
+    try:
+        return _compose_and_build(_CComposer, text, builder), builder.problems
+    except yaml.YAMLError:
+        return _reported(text, filename)
