@@ -22,6 +22,13 @@ EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 WAITING = WaitingList()
 
 
+
+def one_verb(verb: str) -> str:
+    """A TwiML document holding a single verb such as `<Hangup/>` (inside its `<Response>`)."""
+    response = VoiceResponse()
+    getattr(response, verb)()
+    return str(response)
+
 def call_state() -> tuple[CallState, MenuSet]:
     """The call state in the URL and the menu version it runs on (400 when malformed)."""
     try:
@@ -54,7 +61,7 @@ def queue_wait() -> Response:
     state, ms = call_state()
     queue = ms.queues.get(request.args.get("q", ""))
     if queue is None:
-        return twiml(str(VoiceResponse().leave()))
+        return twiml(one_verb("leave"))
     rt, sid = runtime(), caller().sid
     xml, reason = wait_twiml(ms, queue, state, request.form.to_dict(), urls(), rt.config.path("IVR_RECORDINGS"))
     if reason:
@@ -161,7 +168,7 @@ def queue_answered() -> Response:
 @voice_webhook
 def agent_done() -> Response:
     """The agent's leg ended: hang up the agent side."""
-    return twiml(str(VoiceResponse().hangup()))
+    return twiml(one_verb("hangup"))
 
 
 # -- voicemail ---------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -13,42 +16,91 @@ from ivr.model import MenuSet
 from ivr.problems import MenuError, Problem
 
 log = logging.getLogger("ivr.menus")
+_VERSION = re.compile(r"^[0-9a-f]{6,64}$")
+
+
+class VersionStore:
+    """Good menu versions kept on disk by content hash, so any worker can rebuild any of them."""
+
+    LAST_GOOD = "last_good"
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def save(self, menuset: MenuSet) -> None:
+        """Keep the sources of a good version (atomically) and mark it as the last good one."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._write(self.folder / f"{menuset.version}.json", json.dumps(dict(menuset.sources)))
+        self._write(self.folder / self.LAST_GOOD, menuset.version)
+
+    def sources(self, version: str) -> dict[str, str] | None:
+        """The sources of a saved version, or None."""
+        if not _VERSION.match(version):
+            return None
+        try:
+            return json.loads((self.folder / f"{version}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def last_good(self) -> str | None:
+        """The version last installed by any process."""
+        try:
+            return (self.folder / self.LAST_GOOD).read_text().strip() or None
+        except OSError:
+            return None
+
+    @staticmethod
+    def _write(path: Path, text: str) -> None:
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
 
 
 class MenuRegistry:
     """Holds the current MenuSet and recent versions; reloads when menu files change."""
 
-    def __init__(self, path: Path, recordings: Path, check_every: float = 1.0, keep: int = 8):
+    def __init__(self, path: Path, recordings: Path, check_every: float = 1.0, keep: int = 8,
+                 store: VersionStore | None = None):
         self.path = Path(path)
         self.recordings = Path(recordings)
         self.check_every = check_every
         self.keep = max(1, keep)
+        self.store = store
         self.versions: OrderedDict[str, MenuSet] = OrderedDict()
         self.problems: list[Problem] = []
         self.error: list[Problem] = []
+        self._current = ""
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._fingerprint = self._files_fingerprint()
         menuset, problems = self._build()
         if menuset is None:
-            raise MenuError(problems)
-        self._install(menuset, problems)
+            menuset = self._last_good()
+            if menuset is None:
+                raise MenuError(problems)
+            self.error = [p for p in problems if p.is_error]
+            log.error("menu files are broken; serving the last good version %s:\n%s",
+                      menuset.version, "\n".join(map(str, self.error)))
+        self._install(menuset, problems if not self.error else [])
 
     @property
     def current(self) -> MenuSet:
         """The newest good MenuSet (checking the files for changes at most every `check_every` s)."""
         if self.check_every and time.monotonic() >= self._next_check:
             self.maybe_reload()
-        return next(reversed(self.versions.values()))
+        return self.versions[self._current]
 
     def get(self, version: str) -> MenuSet | None:
-        """The MenuSet of `version` if still kept in memory."""
-        return self.versions.get(version)
+        """The MenuSet of `version` if kept in memory, or rebuilt from the version store."""
+        found = self.versions.get(version)
+        if found is None and self.store is not None:
+            found = self._rebuild(version)
+        return found
 
     def for_call(self, version: str) -> MenuSet:
-        """The version a call started with when kept, else the current one."""
+        """The version a call started with when it can be had, else the current one."""
         current = self.current
-        return self.versions.get(version, current)
+        return current if version == current.version else (self.get(version) or current)
 
     def maybe_reload(self) -> bool:
         """Reload if the files changed; return True when a new version was installed."""
@@ -62,9 +114,9 @@ class MenuRegistry:
             if menuset is None:
                 self.error = [p for p in problems if p.is_error]
                 log.error("menu reload refused, still serving version %s:\n%s",
-                          next(reversed(self.versions)), "\n".join(map(str, self.error)))
+                          self._current, "\n".join(map(str, self.error)))
                 return False
-            if menuset.version in self.versions:
+            if menuset.version == self._current:
                 self.error = []
                 return False
             self._install(menuset, problems)
@@ -72,14 +124,43 @@ class MenuRegistry:
             return True
 
     def _install(self, menuset: MenuSet, problems: list[Problem]) -> None:
+        self._current = menuset.version
+        self._remember(menuset)
+        if not self.error or problems:
+            self.error = []
+        self.problems = problems
+        for problem in problems:
+            log.warning("%s", problem)
+        if self.store is not None:
+            try:
+                self.store.save(menuset)
+            except OSError as exc:  # a full disk must not stop the line
+                log.warning("could not save menu version %s: %s", menuset.version, exc)
+
+    def _remember(self, menuset: MenuSet) -> None:
         self.versions[menuset.version] = menuset
         self.versions.move_to_end(menuset.version)
         while len(self.versions) > self.keep:
-            self.versions.popitem(last=False)
-        self.problems = problems
-        self.error = []
-        for problem in problems:
-            log.warning("%s", problem)
+            oldest = next(iter(self.versions))
+            if oldest == self._current and len(self.versions) > 1:
+                self.versions.move_to_end(oldest)
+                oldest = next(iter(self.versions))
+            self.versions.pop(oldest)
+
+    def _rebuild(self, version: str) -> MenuSet | None:
+        sources = self.store.sources(version)
+        if sources is None:
+            return None
+        menuset, _ = build_menuset(sources, self.recordings)
+        if menuset is not None and menuset.version == version:
+            with self._lock:
+                self._remember(menuset)
+            return menuset
+        return None
+
+    def _last_good(self) -> MenuSet | None:
+        version = self.store.last_good() if self.store is not None else None
+        return self._rebuild(version) if version else None
 
     def _build(self) -> tuple[MenuSet | None, list[Problem]]:
         sources, problems = read_sources(self.path)

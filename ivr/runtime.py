@@ -15,7 +15,7 @@ from redis.exceptions import RedisClusterException
 from ivr.batcher import Batcher
 from ivr.calls import CallStore
 from ivr.redisconn import connect, parse_url, start_embedded
-from ivr.registry import MenuRegistry
+from ivr.registry import MenuRegistry, VersionStore
 from ivr.settings import Config
 from ivr.spool import Spool
 from ivr.voicemail import VoicemailStore
@@ -132,7 +132,8 @@ def create_runtime(config: Config) -> Runtime:
     token = resolve_auth_token(config)
     menus = MenuRegistry(config.path("IVR_MENUS"), config.path("IVR_RECORDINGS"),
                          check_every=config.float("IVR_RELOAD_SECONDS"),
-                         keep=config.int("IVR_VERSIONS_KEPT"))
+                         keep=config.int("IVR_VERSIONS_KEPT"),
+                         store=VersionStore(config.path("IVR_DATA_DIR") / "menu-versions"))
     url = resolve_redis_url(config)
     client = connect_client(url)
     spool = Spool(config.path("IVR_DATA_DIR") / "spool")

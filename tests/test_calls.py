@@ -327,7 +327,7 @@ def test_broken_edit_never_replaces_running_menus(make_app, menus_dir, app):
     assert any("unknown field 'promt'" in e for e in health["menu_reload_errors"])
 
 
-def test_menu_removed_by_reload_sends_call_to_main(make_app, menus_dir):
+def test_menu_removed_by_reload_sends_call_to_main(make_app, menus_dir, tmp_path):
     app = make_app(IVR_RELOAD_SECONDS="0.000001", IVR_VERSIONS_KEPT=1)
     phone = Phone(app.test_client())
     phone.call()
@@ -339,6 +339,9 @@ def test_menu_removed_by_reload_sends_call_to_main(make_app, menus_dir):
     text = text[:start] + text[end:]
     text = text.replace("2: {menu: support, label: Technical support}", "2: {queue: support}")
     (menus_dir / "main.yaml").write_text(text)
+    app.extensions["ivr"].menus.maybe_reload()
+    for saved in (tmp_path / "data" / "menu-versions").glob("*.json"):
+        saved.unlink()  # the old version is neither in memory nor on disk any more
     answer = phone.press("1")
     assert answer.said[0] == "Sorry, our menu has just changed. Returning to the main menu."
     assert query(phone.action_of("Gather"))["n"] == "main"
@@ -353,3 +356,30 @@ def test_engine_never_imports_flask(module):
     offenders = [str(p) for p in root.rglob("*.py")
                  if re.search(r"^\s*(from|import)\s+(flask|handlers)\b", p.read_text(), re.M)]
     assert offenders == []
+
+
+def test_a_worker_started_after_a_reload_serves_calls_on_their_version(make_app, menus_dir):
+    first = make_app(IVR_RELOAD_SECONDS="0.000001")
+    phone = Phone(first.test_client())
+    phone.call()
+    phone.press("1")
+    phone.press("2")  # in support, version 1
+    old = query(phone.action_of("Gather"))["v"]
+    text = (menus_dir / "main.yaml").read_text()
+    (menus_dir / "main.yaml").write_text(text.replace("For internet problems, press 1.",
+                                                      "For internet, press 1."))
+    second = make_app()  # a new worker: it never had version 1 in memory
+    assert second.extensions["ivr"].menus.current.version != old
+    phone.client = second.test_client()
+    answer = phone.press("*")  # back to main, still on version 1, rebuilt from the version store
+    assert query(phone.action_of("Gather"))["v"] == old
+    assert answer.said[0].startswith("For billing, press 1.")
+
+
+def test_a_broken_edit_does_not_stop_a_new_worker(make_app, menus_dir):
+    make_app()  # a worker that loaded the good version (and saved it)
+    (menus_dir / "main.yaml").write_text("menus:\n  main: [\n")
+    restarted = make_app()  # a worker restarted after the broken edit still boots
+    health = restarted.test_client().get("/healthz").get_json()
+    assert health["status"] == "degraded" and health["menu_reload_errors"]
+    assert Phone(restarted.test_client()).call().said[0].startswith("Thank you for calling Acme")

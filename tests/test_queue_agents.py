@@ -84,3 +84,15 @@ def test_repeated_queue_callbacks_keep_the_first_times(phone, redis_client, cloc
     assert again["left_queue_at"] == first["left_queue_at"]
     assert again == first
     assert time.time() > float(first["left_queue_at"]) + 299
+
+
+def test_agent_leg_ends_with_a_valid_hangup(phone):
+    ended = phone.post("/voice/queue/agent-done?q=billing", {"DialCallStatus": "completed"})
+    assert ended.verbs == ["Hangup"]
+
+
+def test_wait_url_for_a_queue_that_vanished_leaves_the_queue(phone):
+    phone.call()
+    state = "n=main&l=en-US&v=0123456789&s=2"
+    left = phone.post(f"/voice/queue/wait?{state}&q=nosuchqueue", {"QueuePosition": "1"})
+    assert left.verbs == ["Leave"]

@@ -38,7 +38,7 @@ def test_a_call_keeps_its_version_and_a_new_call_gets_the_new_one(make_app, menu
     assert second.press("1").has("Record")  # v2: key 1 is the general voicemail box
 
 
-def test_a_call_whose_menu_vanished_hears_the_apology_and_the_main_menu(make_app, menus_dir):
+def test_a_call_whose_menu_vanished_hears_the_apology_and_the_main_menu(make_app, menus_dir, tmp_path):
     app = make_app(IVR_VERSIONS_KEPT=1)
     app.config["IVR_CLOCK"] = lambda: OPEN
     caller = Phone(app.test_client())
@@ -50,7 +50,9 @@ def test_a_call_whose_menu_vanished_hears_the_apology_and_the_main_menu(make_app
     start, end = text.index("  support:\n"), text.index("  order_status:\n")
     main_yaml.write_text((text[:start] + text[end:]).replace("2: {menu: support, label: Technical support}",
                                                               "2: {queue: support}"))
-    reload(app)  # only one version kept: v1 is gone, and its support menu with it
+    reload(app)  # only one version kept in memory...
+    for saved in (tmp_path / "data" / "menu-versions").glob("*.json"):
+        saved.unlink()  # ...and none on disk: v1 is gone, and its support menu with it
     answer = caller.press("1")
     assert answer.said[0] == "Sorry, our menu has just changed. Returning to the main menu."
     assert answer.said[1].startswith("For billing, press 1.")
