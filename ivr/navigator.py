@@ -83,8 +83,12 @@ class Navigator:
         if attempt >= menu.attempts:
             return self.run(replace(state, attempt=attempt), menu.fallback, (),
                             trail + (f"attempts exhausted {menu.id}",), fallback=True)
-        said = self._speech(prompts[min(attempt - 1, len(prompts) - 1)], state)
-        return self._prompt(replace(state, attempt=attempt), menu, (said,), trail)
+        prompt = prompts[min(attempt - 1, len(prompts) - 1)]
+        if menu.all_languages:  # the caller has not chosen yet: say it in every language
+            said = tuple(replace(prompt.speech(lang), lang=lang) for lang in self.ms.languages)
+        else:
+            said = (self._speech(prompt, state),)
+        return self._prompt(replace(state, attempt=attempt), menu, said, trail)
 
     def _collected(self, state: CallState, menu: Menu, digits: str) -> Step:
         collect = menu.collect

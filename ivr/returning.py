@@ -30,10 +30,21 @@ def returning_step(nav: Navigator, remembered: dict, now: float, window_hours: i
     dest = remembered.get("dest", "")
     name = destination_name(nav, dest, lang)
     if name is None:
-        step = nav.start(lang)
+        step = _start_in_language(nav, lang)
         return None if step.gather is None else Step(lang=lang, say=step.say, gather=step.gather,
                                                      trail=("returning caller",) + step.trail)
     text = nav.ms.message("welcome_back").speech(lang).text or ""
     state = CallState(node=WELCOME, lang=lang, version=nav.ms.version, ret=dest)
     return Step(lang=lang, say=(Speech(text=text.replace("{destination}", name)),),
                 gather=Gather(state=state, timeout=5), trail=("returning caller", f"offered {dest}"))
+
+
+def _start_in_language(nav: Navigator, lang: str) -> Step:
+    """The call's first step in the caller's known language, skipping a language-choice menu."""
+    step = nav.start(lang)
+    first = nav.ms.menus.get(nav.ms.line.start)
+    if step.gather is None or first is None or not first.all_languages \
+            or step.gather.state.node != first.id:
+        return step
+    state = CallState(node=nav.ms.line.main, lang=lang, version=nav.ms.version)
+    return nav.enter(state, nav.ms.line.main, (), (), push=False)

@@ -83,9 +83,7 @@ def build_graph(ms: MenuSet) -> Graph:
 def validate(ms: MenuSet, declared: dict[str, set[str]] | None = None) -> list[Problem]:
     """Every cross-reference and graph problem; `declared` names (even ones that failed to parse) count as existing."""
     problems = list(_references(ms, _Declared(ms, declared or {})))
-    if any(p.is_error for p in problems):
-        return problems
-    graph = build_graph(ms)
+    graph = build_graph(ms)  # dangling references are plain dead ends here: every pass still runs
     problems += _unreached(ms, graph)
     problems += _automatic_loops(graph)
     problems += _no_way_out(ms, graph)

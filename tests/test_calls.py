@@ -383,3 +383,19 @@ def test_a_broken_edit_does_not_stop_a_new_worker(make_app, menus_dir):
     health = restarted.test_client().get("/healthz").get_json()
     assert health["status"] == "degraded" and health["menu_reload_errors"]
     assert Phone(restarted.test_client()).call().said[0].startswith("Thank you for calling Acme")
+
+
+def test_language_menu_reprompts_in_every_language(phone):
+    phone.call()
+    wrong = phone.press("7")
+    assert wrong.said[:2] == ["Sorry, that is not a valid choice.", "Lo siento, esa no es una opción válida."]
+    assert wrong.languages[:2] == ["en-US", "es-US"]
+
+
+def test_returning_voicemail_caller_skips_the_language_menu(phone, new_phone):
+    phone.call()
+    phone.press("2")
+    phone.press("9")  # voicemail: a destination that is not offered as "return to"
+    again = new_phone().call()
+    assert again.said[0].startswith("Para facturación, oprima 1.")
+    assert again.languages == ["es-US"]

@@ -179,3 +179,26 @@ menus:
     assert code == 0, lines
     assert any("warning: menu 'main' has 8 options" in line for line in lines)
     assert any(line.startswith("m.yaml:") and "warning: menu 'l5' is 5 levels deep" in line for line in lines)
+
+
+def test_reference_and_graph_problems_are_reported_together(tmp_path):
+    body = """\
+    menus:
+      main:
+        prompt: {en-US: a, es-US: b}
+        options: {1: nowhere, 2: other}
+        fallback: other
+      other:
+        prompt: {en-US: a, es-US: b}
+        options: {1: hangup}
+        fallback: main
+      orphan:
+        prompt: {en-US: a, es-US: b}
+        options: {1: hangup}
+    """
+    code, lines = run_check(tmp_path, body)
+    assert code == 1
+    text = "\n".join(lines)
+    assert "goes to menu 'nowhere', which does not exist" in text
+    assert "menu 'orphan' is never reached" in text
+    assert "endless loop without caller input" in text
