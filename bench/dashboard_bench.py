@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.export_bench import KINDS, SEED_LUA, start_redis  # noqa: E402
+from bench.export_bench import SEED_LUA, seed_contexts, start_redis  # noqa: E402
 from ivr.accounts import hash_password  # noqa: E402
 from ivr.daily import forget_days  # noqa: E402
 from ivr.redisconn import connect  # noqa: E402
@@ -38,8 +38,8 @@ local results = {'bridged', 'bridged', 'bridged', 'bridged', 'bridged', 'bridged
                  'hangup', 'leave', 'redirected'}
 for n = first, first + count - 1 do
   local sid = string.format('CA%032x', n)
-  local queue = redis.call('HGET', 'ivr:survey:{' .. sid .. '}', 'queue')
-  local lang = redis.call('HGET', 'ivr:survey:{' .. sid .. '}', 'lang')
+  local queue = ({'billing', 'support', 'sales'})[n % 3 + 1]  -- as SEED_LUA's contexts have it
+  local lang = (n % 3 == 0) and 'es' or 'en'
   local began = start + n * 60 - 300
   local wait = (n * 7919) % 121
   local result = results[n % 10 + 1]
@@ -65,10 +65,11 @@ def seed(url: str, rows: int, start: float, batch: int = 2000) -> float:
     """Write `rows` responses one a minute from `start`, each with its call; returns seconds taken."""
     client, began = connect(url, socket_timeout=120), time.perf_counter()
     surveys, calls = client.register_script(SEED_LUA), client.register_script(CALLS_LUA)
+    refs = seed_contexts(client)
     pipe = client.pipeline(transaction=False)
     for first in range(0, rows, batch):
         count = min(batch, rows - first)
-        surveys(args=[first, count, int(start), KINDS], client=pipe)
+        surveys(args=[first, count, int(start), *refs], client=pipe)
         calls(args=[first, count, int(start)], client=pipe)
         if len(pipe) >= 50:
             pipe.execute()

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.harness import machine  # noqa: E402
 from ivr.redisconn import connect, redis_binary  # noqa: E402
+from ivr.surveys import SurveyStore  # noqa: E402
 
 START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 KINDS = "csat:scale:1-5,resolved:yes_no,nps:nps:0-10,comment:comment"
@@ -49,27 +50,37 @@ def start_redis() -> tuple[subprocess.Popen, str, str]:
     raise RuntimeError("redis-server did not start")
 
 
-# Writes responses first .. first+count-1 in the data contract's format, one minute apart;
-# run as pipelined EVALSHA batches so seeding a million takes seconds, not minutes.
+QUEUES, CYCLE = ("billing", "support", "sales"), 120  # queue, agent and language repeat every 120
+
+
+def seed_contexts(client) -> list[str]:
+    """Store the 120 contexts (survey, queue, agent, language...) the seeded responses share; refs."""
+    store, refs = SurveyStore(), []
+    for n in range(CYCLE):
+        record = {"survey": "csat", "kinds": KINDS, "queue": QUEUES[n % 3], "agent": f"agent{n % 40}",
+                  "lang": "es" if n % 3 == 0 else "en", "path": "main>support", "offered_at": "0"}
+        _, ref, context = store.encode(record)
+        client.hsetnx(store.CONTEXTS, ref, context)
+        refs.append(ref)
+    return refs
+
+
+# Writes responses first .. first+count-1 in the stored encoding (docs/surveys.md, the same as
+# SurveyStore.encode gives), one minute apart; ARGV[4..] are the context refs of seed_contexts.
+# Run as pipelined EVALSHA batches so seeding a million takes seconds, not minutes.
 SEED_LUA = """
 local first, count, start = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local queues = {'billing', 'support', 'sales'}
-local disp = {'completed', 'completed', 'completed', 'partial', 'declined', 'no_input'}
+local disp = {'c', 'c', 'c', 'p', 'd', 'n'}
 for n = first, first + count - 1 do
   local at = start + n * 60
   local sid = string.format('CA%032x', n)
   local key = 'ivr:survey:{' .. sid .. '}'
-  redis.call('HSET', key, 'survey', 'csat', 'call_sid', sid, 'queue', queues[n % 3 + 1],
-    'transfer', '', 'agent', 'agent' .. (n % 40), 'lang', (n % 3 == 0) and 'es' or 'en',
-    'path', 'main>support', 'caller_hash', string.format('%016x', (n * 2654435761) % 4294967296),
-    'offered_at', tostring(at), 'started_at', tostring(at + 2), 'updated_at', tostring(at + 40),
-    'completed_at', tostring(at + 40), 'disposition', disp[n % 6 + 1], 'kinds', ARGV[4],
-    'a:csat', tostring(1 + n % 5), 't:csat', tostring(at + 10),
-    'a:resolved', (n % 4 == 0) and 'no' or 'yes', 't:resolved', tostring(at + 20),
-    'a:nps', tostring(n % 11), 't:nps', tostring(at + 30))
+  redis.call('HSET', key, 'c', ARGV[4 + n % 120], 'h', tostring((n * 2654435761) % 4294967296),
+    'o', tostring(at), 's', disp[n % 6 + 1] .. ',2,40,40', '1', (1 + n % 5) .. '@100',
+    '2', ((n % 4 == 0) and 'no' or 'yes') .. '@200', '3', (n % 11) .. '@300')
   if n % 10 == 0 then
-    redis.call('HSET', key, 'a:comment', 'https://api.twilio.com/rec/RE' .. sid,
-      'x:comment', "=cmd|' /C calc'!A0 the agent was helpful, thanks")
+    redis.call('HSET', key, '4', 'https://api.twilio.com/rec/RE' .. sid .. '@350',
+      'x4', "=cmd|' /C calc'!A0 the agent was helpful, thanks")
   end
   redis.call('ZADD', 'ivr:surveys:by_time', at, sid)
 end
@@ -80,10 +91,10 @@ return count
 def seed(url: str, rows: int, batch: int = 2000) -> float:
     """Write `rows` responses with pipelined server-side batches; returns seconds taken."""
     client, began = connect(url, socket_timeout=120), time.perf_counter()
-    script = client.register_script(SEED_LUA)
+    script, refs = client.register_script(SEED_LUA), seed_contexts(client)
     pipe = client.pipeline(transaction=False)
     for first in range(0, rows, batch):
-        script(args=[first, min(batch, rows - first), int(START), KINDS], client=pipe)
+        script(args=[first, min(batch, rows - first), int(START), *refs], client=pipe)
         if len(pipe) >= 50:
             pipe.execute()
     pipe.execute()

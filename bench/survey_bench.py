@@ -34,6 +34,7 @@ from bench.harness import (  # noqa: E402
 )
 from ivr.loader import check_menus  # noqa: E402
 from ivr.state import CallState  # noqa: E402
+from ivr.surveys import SurveyStore  # noqa: E402
 
 ANSWERS = ("1", "4", "1", "9")  # accept the offer, CSAT 4, resolved yes, NPS 9
 TARGET_BYTES = 200
@@ -98,19 +99,21 @@ def run_calls(server: Server, version: str, calls: int, threads: int) -> tuple[f
 
 
 def memory(client: redis.Redis, sids: list[str]) -> dict[str, float]:
-    """Average bytes per response: the hash (MEMORY USAGE), its raw fields+values, index entries."""
-    used, raw = [], []
+    """Average bytes per response: the hash (MEMORY USAGE), the raw fields+values of the response
+    in the contract's names, index entries, and the shared contexts (ivr:survey:contexts)."""
+    used, raw, store = [], [], SurveyStore()
     for sid in sids:
-        key = f"ivr:survey:{{{sid}}}"
-        stored = client.hgetall(key)
-        if stored.get("disposition") != "completed" or not {"a:csat", "a:resolved", "a:nps"} <= set(stored):
-            raise RuntimeError(f"{sid}: response incomplete: {stored}")
-        used.append(client.memory_usage(key, samples=0))
-        raw.append(sum(len(k) + len(v) for k, v in stored.items()))
-    indexes = sum(client.memory_usage(k, samples=0) for k in ("ivr:surveys:by_time",
-                                                              "ivr:surveys:queue:support"))
+        response = store.get(client, sid)
+        if response.get("disposition") != "completed" or \
+                not {"a:csat", "a:resolved", "a:nps"} <= set(response):
+            raise RuntimeError(f"{sid}: response incomplete: {response}")
+        used.append(client.memory_usage(store.key(sid), samples=0))
+        raw.append(sum(len(k) + len(v) for k, v in response.items()))
+    indexes = sum(client.memory_usage(k, samples=0) for k in (store.BY_TIME,
+                                                              store.BY_QUEUE % "support"))
     return {"hash": statistics.mean(used), "raw": statistics.mean(raw), "index": indexes / len(sids),
-            "encoding": client.object("encoding", f"ivr:survey:{{{sids[0]}}}")}
+            "contexts": client.memory_usage(store.CONTEXTS, samples=0) / len(sids),
+            "encoding": client.object("encoding", store.key(sids[0]))}
 
 
 def main() -> None:
@@ -134,8 +137,8 @@ def main() -> None:
     print(f"survey answers stored: {rate:,.0f} per second ({rate / 3 * 4:,.0f} answer webhooks/s)")
     print(f"memory per 3-answer response: hash {mem['hash']:.0f} B ({mem['encoding']}), raw fields+values "
           f"{mem['raw']:.0f} B ({mem['hash'] / mem['raw']:.2f}x raw), index entries "
-          f"{mem['index']:.0f} B; total {mem['hash'] + mem['index']:.0f} B against a "
-          f"{TARGET_BYTES} B target")
+          f"{mem['index']:.0f} B, shared contexts {mem['contexts']:.0f} B; hash {mem['hash']:.0f} B "
+          f"against a {TARGET_BYTES} B target")
 
 
 if __name__ == "__main__":
