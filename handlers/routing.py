@@ -12,6 +12,7 @@ from handlers.security import runtime
 from handlers.twiml import apology, caller, clock, now, render_step, twiml, urls, voice_webhook
 from ivr.model import Action, MenuSet, Speech
 from ivr.navigator import Navigator
+from ivr.privacy import mask_number
 from ivr.queueing import WaitingList, once_per_event, wait_twiml
 from ivr.render import speak
 from ivr.state import BadState, CallState
@@ -128,7 +129,8 @@ def agent(queue_name: str) -> Response:
     queue = ms.queues.get(queue_name)
     if queue is None:
         abort(404, f"no queue named {queue_name!r}")
-    identity = (request.args.get("agent") or request.form.get("From") or "agent")[:64]
+    # A named agent (?agent=alice, or a Twilio Client identity); a phone number is kept masked.
+    identity = (request.args.get("agent") or mask_number(request.form.get("From")) or "agent")[:64]
     waited = rt.writer.read(lambda c: WAITING.longest_wait(c, queue_name, now(), queue.max_wait + 3600), None)
     u = urls()
     response = VoiceResponse()

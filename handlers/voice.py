@@ -55,6 +55,9 @@ def menu() -> Response:
     digits = request.form.get("Digits", "")[:32]
     step = Navigator(ms, now=clock()).press(state, digits or None)
     fields = {"lang": step.lang, "last_menu": state.node}
+    after = step.gather or step.route
+    if after is not None:  # digits the caller entered (order number...) are stored on the call
+        fields.update({f"entered_{name}": value for name, value in after.state.vars.items()})
     commands = rt.calls.step(who.sid, state.step + 1, step.trail, fields)
     if step.route is None:
         rt.events.defer(commands)  # navigation only: batched when IVR_EVENT_BATCH_MS is set

@@ -10,8 +10,8 @@ timeout = 10  # a stuck worker is replaced before Twilio gives up on the webhook
 graceful_timeout = 10
 keepalive = 5
 accesslog = "-"
-# Query strings carry call state, not phone numbers; the From field is in the body, never logged.
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# The path only: query strings carry call state, which may hold digits a caller entered.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 
 def post_worker_init(worker):

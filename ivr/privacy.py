@@ -17,8 +17,11 @@ def mask_number(number: str | None) -> str:
     number = (number or "").strip()
     if not number:
         return ""
-    if number.startswith(("client:", "sip:")):
-        return number.split("@")[0]
+    if number.startswith("client:"):
+        return number  # a Twilio Client identity (an agent's name), not a phone number
+    if number.startswith("sip:"):
+        user, _, host = number[4:].partition("@")
+        return "sip:" + mask_number(user) + ("@" + host if host else "")
     if len(number) <= 5:
         return "*" * len(number)
     head = 2 if number.startswith("+") else 0

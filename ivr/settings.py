@@ -60,6 +60,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Routes, survey answers and voicemail are always written at once."),
     Setting("IVR_WARM_SECONDS", "600", "How often each app process offers to fill the hourly KPI "
             "rollups of settled hours in the background (one process at a time; 0 turns it off)."),
+    Setting("IVR_BIND", "", "gunicorn's listening address (host:port) under the Procfile; unset: "
+            "0.0.0.0:$PORT. `ivr serve --host --port` sets it."),
+    Setting("PORT", "5000", "Port gunicorn listens on when IVR_BIND is unset (as platforms such as "
+            "Heroku set it)."),
+    Setting("WEB_CONCURRENCY", "2 × cores + 1", "gunicorn worker processes (`ivr serve --workers`)."),
+    Setting("IVR_THREADS", "1", "Threads per gunicorn worker."),
     Setting("IVR_LOG_LEVEL", "INFO", "Log level (DEBUG, INFO, WARNING, ERROR)."),
     Setting("IVR_SPEECH_WPM", "150", "Speaking rate `ivr check --timing` assumes for spoken prompts, "
             "in words per minute: one number, or per language like `150,es-US=170`."),

@@ -75,6 +75,7 @@ def test_order_number_entry_with_pound(phone, redis_client):
     assert query(enqueue.get("action"))["x_order_number"] == "123456"
     record = CallStore().get(redis_client, phone.sid)
     assert record["route"] == "queue:orders"
+    assert record["entered_order_number"] == "123456"
 
 
 def test_order_number_prefix_branch(phone):

@@ -18,6 +18,16 @@ def test_every_setting_is_in_the_readme_table():
     assert block == markdown_table(), "README settings table is out of date: run python -m ivr.settings"
 
 
+def test_every_environment_variable_read_is_a_declared_setting():
+    declared = {s.name for s in SETTINGS}
+    read = set()
+    for file in [*ROOT.glob("ivr/*.py"), *ROOT.glob("handlers/**/*.py"), ROOT / "app.py"]:
+        text = file.read_text(encoding="utf-8")
+        read |= set(re.findall(r"environ(?:\.get\(|\[)[\"']([A-Z][A-Z0-9_]+)[\"']", text))
+        read |= set(re.findall(r"getenv\([\"']([A-Z][A-Z0-9_]+)[\"']", text))
+    assert read - declared == set()
+
+
 def test_readme_links_resolve():
     for target in re.findall(r"\]\(((?:docs|bench)/[^)#]+)", README):
         assert (ROOT / target).exists(), target

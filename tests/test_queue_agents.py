@@ -96,3 +96,9 @@ def test_wait_url_for_a_queue_that_vanished_leaves_the_queue(phone):
     state = "n=main&l=en-US&v=0123456789&s=2"
     left = phone.post(f"/voice/queue/wait?{state}&q=nosuchqueue", {"QueuePosition": "1"})
     assert left.verbs == ["Leave"]
+
+
+def test_an_agent_phone_number_is_masked(phone, redis_client):
+    agent = phone.post("/voice/agent/billing", {"From": "+15559998888"})
+    url = agent.first("Queue").get("url")
+    assert "5559998888" not in url and "%2B1%2A%2A%2A%2A%2A%2A8888" in url
