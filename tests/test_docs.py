@@ -28,6 +28,15 @@ def test_every_environment_variable_read_is_a_declared_setting():
     assert read - declared == set()
 
 
+def test_readme_menu_example_passes_ivr_check(tmp_path):
+    from ivr.loader import check_menus
+
+    example = README.split("A small line:")[1].split("```yaml")[1].split("```")[0]
+    (tmp_path / "line.yaml").write_text(example, encoding="utf-8")
+    menuset, problems = check_menus(tmp_path / "line.yaml", ROOT / "recordings")
+    assert menuset is not None, [str(p) for p in problems]
+
+
 def test_readme_links_resolve():
     for target in re.findall(r"\]\(((?:docs|bench)/[^)#]+)", README):
         assert (ROOT / target).exists(), target
