@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -99,6 +100,8 @@ class Writer:
         self.retry_after = retry_after
         self._open_until = 0.0
         self._round_trips = 0
+        self._watcher: threading.Thread | None = None
+        self._watch_lock = threading.Lock()
         # Scripts this writer has sent in full once; later runs send only the SHA1.
         self._sent_scripts: set[str] = set()
 
@@ -190,8 +193,31 @@ class Writer:
             log.exception("dropping a spooled batch that Redis rejects")
 
     def _spool(self, batch: list[Command]) -> None:
-        """Keep `batch` on disk until Redis is back."""
+        """Keep `batch` on disk until Redis is back (a background thread replays it then)."""
         self.spool.append({"commands": [c.to_json() for c in batch]})
+        self._watch()
+
+    def _watch(self) -> None:
+        """Start the thread that replays the spool as soon as Redis answers again, even without traffic."""
+        with self._watch_lock:
+            if self._watcher is not None and self._watcher.is_alive():
+                return
+            self._watcher = threading.Thread(target=self._replay_when_back, name="ivr-spool-replay",
+                                             daemon=True)
+            self._watcher.start()
+
+    def _replay_when_back(self) -> None:
+        while self.spool.pending():
+            time.sleep(max(self._open_until - time.monotonic(), 0) + self.retry_after / 4)
+            try:
+                self.client.ping()
+                self._open_until = 0.0  # Redis answers: close the circuit at once
+                self.replay()
+            except UNAVAILABLE:
+                continue
+            except Exception:  # a bug: logged; a later spooled write starts a new watcher
+                log.exception("spool replay failed")
+                return
 
     def _trip(self, exc: BaseException) -> None:
         """Open the circuit: for `retry_after` seconds writes go to the spool without touching the network."""

@@ -297,3 +297,17 @@ def test_write_and_read_when_redis_is_down(stoppable_redis: RedisServer, tmp_pat
     assert writer.replay() == 1
     with stoppable_redis.client() as client:
         assert client.hget("ivr:call:{CA2}", "lang") == "en-US"
+
+
+def test_spool_is_replayed_when_redis_returns_without_more_traffic(stoppable_redis: RedisServer,
+                                                                   tmp_path: Path) -> None:
+    writer = Writer(connect(stoppable_redis.url), Spool(tmp_path / "spool"), retry_after=0.2)
+    stoppable_redis.stop()
+    assert writer.write([Command("HSET", "ivr:call:{CA3}", ("status", "completed"))]) is False
+    stoppable_redis.start()
+    deadline = time.monotonic() + 30  # a bound for a hung test, not a speed requirement
+    while writer.spool.pending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert writer.spool.pending() == 0
+    with stoppable_redis.client() as client:
+        assert client.hget("ivr:call:{CA3}", "status") == "completed"
