@@ -48,6 +48,9 @@ def after_agent(ms: MenuSet, state: CallState, holder) -> Step:
     """What a caller hears once the agent leg ends: the post-call survey when one applies, else goodbye."""
     from ivr.survey_flow import survey_after_call
 
+    if request.form.get("CallStatus", "in-progress") not in ("in-progress", "ringing"):
+        # The caller hung up with the agent: nobody to survey (and no survey to count as offered).
+        return Step(lang=state.lang, hangup=True)
     step = survey_after_call(runtime(), ms, state, holder, caller())
     if step is not None:
         return step

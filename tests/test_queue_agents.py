@@ -102,3 +102,13 @@ def test_an_agent_phone_number_is_masked(phone, redis_client):
     agent = phone.post("/voice/agent/billing", {"From": "+15559998888"})
     url = agent.first("Queue").get("url")
     assert "5559998888" not in url and "%2B1%2A%2A%2A%2A%2A%2A8888" in url
+
+
+def test_no_survey_when_the_caller_hung_up_with_the_agent(phone, redis_client):
+    first = phone.call()
+    version = first.first("Gather").get("action").split("v=")[1].split("&")[0]
+    action = f"/voice/queue/done?n=main&l=en-US&v={version}&s=3&q=support"
+    done = phone.post(action, {"QueueResult": "bridged", "QueueTime": "30", "CallStatus": "completed"})
+    assert done.verbs == ["Hangup"]
+    assert not redis_client.exists(f"ivr:survey:{{{phone.sid}}}")
+    assert redis_client.hget(f"ivr:call:{{{phone.sid}}}", "queue_result") == "bridged"
