@@ -104,7 +104,10 @@ def test_an_agent_phone_number_is_masked(phone, redis_client):
     assert "5559998888" not in url and "%2B1%2A%2A%2A%2A%2A%2A8888" in url
 
 
-def test_no_survey_when_the_caller_hung_up_with_the_agent(phone, redis_client):
+def test_no_survey_when_the_caller_hung_up_with_the_agent(make_app, menus_dir, redis_client):
+    routing = menus_dir / "routing.yaml"
+    routing.write_text(routing.read_text().replace("survey_rate: 30%", "survey_rate: 100%"))
+    phone = Phone(make_app().test_client())
     first = phone.call()
     version = first.first("Gather").get("action").split("v=")[1].split("&")[0]
     action = f"/voice/queue/done?n=main&l=en-US&v={version}&s=3&q=support"
@@ -112,3 +115,5 @@ def test_no_survey_when_the_caller_hung_up_with_the_agent(phone, redis_client):
     assert done.verbs == ["Hangup"]
     assert not redis_client.exists(f"ivr:survey:{{{phone.sid}}}")
     assert redis_client.hget(f"ivr:call:{{{phone.sid}}}", "queue_result") == "bridged"
+    still_there = phone.post(action, {"QueueResult": "bridged", "QueueTime": "30", "CallStatus": "in-progress"})
+    assert "survey" in still_there.text  # the same call still on the line is offered the survey
