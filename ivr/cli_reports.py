@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -61,22 +61,6 @@ def _client() -> Any:
     return connect(resolve_redis_url(load_config()))
 
 
-def _with_progress(stream: RowStream, show: bool) -> Iterator[dict[str, str]]:
-    """The stream's rows, drawing a progress bar on stderr when asked."""
-    if not show:
-        yield from stream
-        return
-    with click.progressbar(length=stream.total, label="exporting", file=sys.stderr,
-                           show_pos=True) as bar:
-        done = 0
-        for row in stream:
-            yield row
-            done += 1
-            if done % PROGRESS_EVERY == 0:
-                bar.update(PROGRESS_EVERY)
-        bar.update(done % PROGRESS_EVERY)
-
-
 def _range_options(fn: Any) -> Any:
     """The --since/--until/--tz and filter options shared by export and report."""
     options = [
@@ -105,7 +89,19 @@ def export_command(kind: str, since: str, until: str, tz: str | None, queue: str
     stream = rows(_client(), kind, parse_moment(since, tz), parse_moment(until, tz, end=True),
                   filters, tz)
     show = sys.stderr.isatty() if progress is None else progress
-    lines = RowStream(stream.columns, _with_progress(stream, show), stream.total)
+    with contextlib.ExitStack() as stack:
+        lines = stream
+        if show:  # a progress bar on stderr, moved a page of rows at a time
+            bar = stack.enter_context(click.progressbar(length=stream.total, label="exporting",
+                                                        file=sys.stderr, show_pos=True))
+            lines = stream.with_progress(bar.update)
+        count = _write(lines, kind, fmt, output, bom)
+    if output not in (None, "-"):
+        click.echo(f"{count} {kind} row(s) written to {output} (times in {tz})", err=True)
+
+
+def _write(lines: RowStream, kind: str, fmt: str, output: str | None, bom: bool) -> int:
+    """Write the rows in the chosen format to a file or stdout; the number of rows."""
     if fmt == "xlsx":
         count = write_xlsx(lines, output, title=kind)
     else:
@@ -116,8 +112,7 @@ def export_command(kind: str, since: str, until: str, tz: str | None, queue: str
             out.flush()
             if out is not sys.stdout.buffer:
                 out.close()
-    if output not in (None, "-"):
-        click.echo(f"{count} {kind} row(s) written to {output} (times in {tz})", err=True)
+    return count
 
 
 def report_table(rows_: list[tuple[str, Kpis]], first: str) -> list[str]:
