@@ -17,6 +17,8 @@ NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 KEYWORD_ACTIONS = ("repeat", "back", "main", "hangup")
 ACTION_KINDS = ("menu", "language", "say", "queue", "voicemail", "transfer", *KEYWORD_ACTIONS)
 ACTION_MODIFIERS = ("then", "hours", "closed", "label")
+_ACTION_KIND_SET = frozenset(ACTION_KINDS)
+_ACTION_MODIFIER_SET = frozenset(ACTION_MODIFIERS)
 
 
 def suggest(word: str, choices: Any) -> str:
@@ -25,12 +27,23 @@ def suggest(word: str, choices: Any) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def dtmf_key(raw: Any) -> str | None:
-    """Normalise an option key (`1`, `"*"`, `star`) to its DTMF character, or None if invalid."""
+def _dtmf_key(raw: Any) -> str | None:
     if isinstance(raw, bool):
         return None
     key = KEY_ALIASES.get(str(raw).strip().lower(), str(raw).strip())
     return key if key in DTMF_KEYS else None
+
+
+_DTMF_BY_WORD = {raw: _dtmf_key(raw) for raw in (*DTMF_KEYS, *KEY_ALIASES, *range(10))}
+
+
+def dtmf_key(raw: Any) -> str | None:
+    """Normalise an option key (`1`, `"*"`, `star`) to its DTMF character, or None if invalid."""
+    if type(raw) is int or type(raw) is str:  # bool and 1.0 hash like 1: never look them up
+        key = _DTMF_BY_WORD.get(raw)
+        if key is not None:
+            return key
+    return _dtmf_key(raw)
 
 
 class Reader:
@@ -89,7 +102,7 @@ class Reader:
     def text(self, node: YDict, key: str, default: str | None = None) -> str | None:
         """A text field (numbers are accepted and turned into text)."""
         value = node.get(key, default)
-        if value is None or isinstance(value, str):
+        if value is None or type(value) is str or isinstance(value, str):
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
@@ -195,9 +208,11 @@ class Reader:
         return self._action_mapping(raw, what)
 
     def _action_mapping(self, raw: YDict, what: str) -> Action | None:
-        kinds = [k for k in raw if k in ACTION_KINDS]
+        kinds = []
         for key in raw:
-            if key not in ACTION_KINDS and key not in ACTION_MODIFIERS:
+            if key in _ACTION_KIND_SET:
+                kinds.append(key)
+            elif key not in _ACTION_MODIFIER_SET:
                 self.problem(raw.line_of(key), f"unknown field '{key}' in {what}"
                              f"{suggest(key, ACTION_KINDS + ACTION_MODIFIERS)}")
         if len(kinds) != 1:
@@ -211,11 +226,14 @@ class Reader:
             message = self.prompt(raw["say"], where.line, f"message in {what}")
         elif kind in ("menu", "language", "queue", "voicemail", "transfer"):
             target = self.text(raw, kind)
-        then = self.action(raw["then"], raw.line_of("then"), f"'then' of {what}") if "then" in raw else None
+        then = closed = hours = label = None
+        if len(raw) > 1:  # modifiers present
+            if "then" in raw:
+                then = self.action(raw["then"], raw.line_of("then"), f"'then' of {what}")
+            if "closed" in raw:
+                closed = self.action(raw["closed"], raw.line_of("closed"), f"'closed' of {what}")
+            hours, label = self.text(raw, "hours"), self.text(raw, "label")
         if kind == "say" and then is None:
             then = Action(kind="hangup", where=where)
-        closed = self.action(raw["closed"], raw.line_of("closed"), f"'closed' of {what}") \
-            if "closed" in raw else None
         return Action(kind=kind, target=target, message=message, then=then,
-                      hours=self.text(raw, "hours"), closed=closed,
-                      label=self.text(raw, "label"), where=where)
+                      hours=hours, closed=closed, label=label, where=where)

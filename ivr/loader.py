@@ -16,7 +16,7 @@ from ivr.model import Action, Language, Line, MenuSet, Prompt, Speech, Where
 from ivr.parse_menus import Defaults, parse_defaults, parse_menu
 from ivr.parse_routes import parse_box, parse_queue, parse_transfer
 from ivr.problems import MenuError, Problem
-from ivr.yamlsrc import YDict, load_yaml
+from ivr.yamlsrc import YDict, load_yaml, reset_caches
 
 SECTIONS = ("line", "languages", "defaults", "messages", "menus", "queues", "voicemail",
             "transfers", "schedules", "surveys")
@@ -76,6 +76,7 @@ def build_menuset(sources: dict[str, str], recordings: Path,
     from ivr.validator import validate
 
     problems = list(problems or [])
+    reset_caches()
     with _gc_paused():
         docs = _parse_documents(sources, problems)
         sections = _merge_sections(docs, problems)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ivr.yamlsrc import NotPlainYaml, YDict, YList, new_ydict, new_ylist, plain_scalar
+from ivr.yamlsrc import CACHES, NotPlainYaml, YDict, YList, new_ydict, new_ylist, plain_scalar
 
 _UNSAFE = re.compile("[^\n -~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 _KEY = r"""[A-Za-z0-9_][\w.\-]{0,200}|"[^"\\]*"|'(?:[^']|'')*'"""
@@ -24,6 +24,7 @@ _FLOW_VALUE = rf"""(?:"([^"\\]*)"|'((?:[^']|'')*)'|({_FLOW_PLAIN}))"""
 _FLOW_ITEM = re.compile(rf"""({_KEY}): +{_FLOW_VALUE}""")
 _FLOW_MAP = re.compile(rf"""\{{ *((?:{_FLOW_ITEM.pattern}) *(?:, *(?:{_FLOW_ITEM.pattern}) *)*)?\}}(?: *| +#.*)""")
 _FLOW_SEQ_ITEM = re.compile(_FLOW_VALUE)
+_FLOW_ONE = re.compile(r"\{([A-Za-z_][\w-]*): ([A-Za-z_][\w-]*)\}")
 _FLOW_SEQ = re.compile(rf"""\[ *({_FLOW_VALUE} *(?:, *{_FLOW_VALUE} *)*)?\](?: *| +#.*)""")
 _PLAIN_FIRST_NOT = frozenset("?:,[]{}#&*!|>'\"%@`")
 _flow_cache: dict[str, tuple[bool, tuple]] = {}
@@ -50,12 +51,14 @@ def _flow(text: str) -> tuple[bool, tuple]:
     cached = _flow_cache.get(text)
     if cached is not None:
         return cached
-    if text[0] == "{" and (match := _FLOW_MAP.fullmatch(text)):
+    if single := _FLOW_ONE.fullmatch(text):  # {menu: billing}: the usual action
+        parsed: tuple[bool, tuple] = (True, ((plain_scalar(single[1]), plain_scalar(single[2])),))
+    elif text[0] == "{" and (match := _FLOW_MAP.fullmatch(text)):
         items = tuple((_key(m[1]), _scalar(m[2], m[3], m[4]))
                       for m in _FLOW_ITEM.finditer(match[1] or ""))
         if len({key for key, _ in items}) != len(items):
             raise NotPlainYaml("duplicate key")
-        parsed: tuple[bool, tuple] = (True, items)
+        parsed = (True, items)
     elif text[0] == "[" and (match := _FLOW_SEQ.fullmatch(text)):
         parsed = (False, tuple(_scalar(*m.groups()) for m in _FLOW_SEQ_ITEM.finditer(match[1] or "")))
     else:
@@ -66,31 +69,60 @@ def _flow(text: str) -> tuple[bool, tuple]:
     return parsed
 
 
-def _value(rest: str, line: int) -> Any:
-    """The value written after `key: ` or `- ` on one line."""
+_SKIP = ()  # a blank or comment line
+_NO_KEY = object()
+_OPEN, _SCALAR, _MAP, _SEQ = range(4)
+_line_cache: dict[str, tuple] = {}
+CACHES.extend((_flow_cache, _line_cache))
+
+
+def _value(rest: str) -> tuple[int, Any]:
+    """The kind and content of the value written after `key: ` or `- ` on one line."""
     first = rest[0]
     if first == '"' or first == "'":
         match = _QUOTED.fullmatch(rest)
         if match is None:
             raise NotPlainYaml(rest)
-        return _scalar(match[1], match[2], None)
+        return _SCALAR, _scalar(match[1], match[2], None)
     if first == "{" or first == "[":
         is_map, items = _flow(rest)
-        if is_map:
-            result = new_ydict(line)
-            result.update(items)
-            result.key_lines = dict.fromkeys(result, line)
-            return result
-        seq = YList(items)
-        seq.line, seq.item_lines = line, [line] * len(items)
-        return seq
+        return (_MAP if is_map else _SEQ), items
     if first in _PLAIN_FIRST_NOT or (first == "-" and (len(rest) == 1 or rest[1] == " ")):
         raise NotPlainYaml(rest)
     cut = rest.find(" #")
     text = (rest if cut < 0 else rest[:cut]).rstrip(" ")
     if ": " in text or text[-1] == ":":
         raise NotPlainYaml(rest)
-    return plain_scalar(text)
+    return _SCALAR, plain_scalar(text)
+
+
+def _parse_line(line: str) -> tuple:
+    """(indent, dash width, key, value kind, value content) of one line, or _SKIP."""
+    spaces, dash, key_text, rest = _LINE.match(line).groups()  # type: ignore[union-attr]
+    rest = rest.rstrip(" ")
+    is_open = not rest or rest[0] == "#"
+    if key_text is None:
+        if dash is None and is_open:
+            return _SKIP
+        if dash is None or is_open:
+            raise NotPlainYaml("neither a key nor a list item")
+    kind, content = (_OPEN, None) if is_open else _value(rest)
+    key = _NO_KEY if key_text is None else _key(key_text)
+    return len(spaces), len(dash or ""), key, kind, content
+
+
+def _made(kind: int, content: Any, line: int) -> Any:
+    """A fresh YDict or YList for a one-line `{...}` or `[...]`; a scalar as it is."""
+    if kind == _MAP:
+        result = new_ydict(line)
+        result.update(content)
+        result.key_lines = dict.fromkeys(result, line)
+        return result
+    if kind == _SEQ:
+        seq = YList(content)
+        seq.line, seq.item_lines = line, [line] * len(content)
+        return seq
+    return content
 
 
 def read_lines(text: str) -> Any:
@@ -100,19 +132,22 @@ def read_lines(text: str) -> Any:
     root: Any = None
     stack: list[tuple[int, Any]] = []  # open blocks: (indent, YDict or YList)
     pending: tuple[YDict, Any, int] | None = None  # a key whose value starts on a later line
-    number = 0
+    cache, number = _line_cache, 0
     for line in text.split("\n"):
         number += 1
-        stripped = line.lstrip(" ")
-        if not stripped or stripped[0] == "#":
+        parsed = cache.get(line)
+        if parsed is None:
+            if len(cache) >= 50_000:
+                cache.clear()
+            parsed = cache[line] = _parse_line(line)
+        if not parsed:
             continue
-        spaces, dash, key_text, rest = _LINE.match(line).groups()  # type: ignore[union-attr]
-        indent = len(spaces)
+        indent, dash, key, kind, content = parsed
         if pending is not None:
-            parent, key, parent_indent = pending
+            parent, parent_key, parent_indent = pending
             pending = None
             if indent > parent_indent or (dash and indent == parent_indent):
-                parent[key] = child = new_ylist(number) if dash else new_ydict(number)
+                parent[parent_key] = child = new_ylist(number) if dash else new_ydict(number)
                 stack.append((indent, child))
         while stack and (stack[-1][0] > indent
                          or (stack[-1][0] == indent and not dash and type(stack[-1][1]) is YList)):
@@ -126,27 +161,25 @@ def read_lines(text: str) -> Any:
         if top_indent != indent:
             raise NotPlainYaml("indentation")
         if type(top) is YList:
-            if not dash or (key_text is None and (not rest or rest[0] == "#")):
-                raise NotPlainYaml("nested sequence item")
-            if key_text is None:
-                top.append(_value(rest.rstrip(" "), number))
+            if not dash:
+                raise NotPlainYaml("not a list item")
+            if key is _NO_KEY:
+                top.append(_made(kind, content, number))
                 top.item_lines.append(number)
                 continue
             top.append(item := new_ydict(number))
             top.item_lines.append(number)
-            indent += len(dash)
+            indent += dash
             stack.append((indent, item))
             top = item
-        elif dash or key_text is None:
+        elif dash or key is _NO_KEY:
             raise NotPlainYaml("not a key")
-        key = _key(key_text)
         if key in top:
             raise NotPlainYaml("duplicate key")
         top.key_lines[key] = number
-        if not rest or rest[0] == "#":
+        if kind == _OPEN:
             top[key] = None
             pending = (top, key, indent)
         else:
-            top[key] = _value(rest.rstrip(" "), number)
+            top[key] = _made(kind, content, number)
     return root
-

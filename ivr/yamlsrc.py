@@ -92,6 +92,16 @@ _SCALARS = _Constructor("")
 _CACHE_LIMIT = 100_000
 _plain_cache: dict[str, Any] = {}
 _tagged_cache: dict[tuple[str, str], Any] = {}
+_resolved_tags: dict[str, str] = {}
+CACHES: list[dict] = [_plain_cache, _tagged_cache, _resolved_tags]
+
+
+def reset_caches() -> None:
+    """Forget the scalars, lines and tags memoised by earlier reads (each load starts cold)."""
+    global _RESOLVED_FIRST
+    for cache in CACHES:
+        cache.clear()
+    _RESOLVED_FIRST = _resolved_first()
 
 
 def _tagged_scalar(tag: str, text: str) -> Any:
@@ -108,12 +118,29 @@ def _tagged_scalar(tag: str, text: str) -> Any:
     return value
 
 
+def _resolved_first() -> frozenset[str]:
+    """First characters for which PyYAML tries an implicit resolver (all of them with a catch-all)."""
+    resolvers = _Constructor.yaml_implicit_resolvers
+    return _ANY_CHARACTER if None in resolvers else frozenset(resolvers)
+
+
+class _AnyCharacter(frozenset):
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_ANY_CHARACTER = _AnyCharacter()
+_RESOLVED_FIRST = _resolved_first()
+
+
 class NotPlainYaml(Exception):
     """The line reader met something outside its subset: the file is read by libyaml instead."""
 
 
 def plain_scalar(text: str) -> Any:
     """The value of an unquoted scalar, resolved exactly as PyYAML's SafeLoader resolves it."""
+    if text and text[0] not in _RESOLVED_FIRST:
+        return text  # no implicit resolver starts with this character: PyYAML keeps it a string
     try:
         return _plain_cache[text]
     except KeyError:
@@ -148,8 +175,6 @@ class _CachedResolver:
         tag = _resolved_tags[value] = super().resolve(kind, value, implicit)  # type: ignore[misc]
         return tag
 
-
-_resolved_tags: dict[str, str] = {}
 
 
 class _CComposer(_CachedResolver, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
