@@ -72,6 +72,19 @@ class CallStore:
         key = self.CALLER % caller
         return [Command("HSET", key, _flat(fields)), Command("EXPIRE", key, (max(ttl, 1),))]
 
+    def purge(self, client: Any, before: float, batch: int = 500) -> int:
+        """Delete call records started before `before`, with their paths and index entries."""
+        removed = 0
+        while sids := client.zrangebyscore(self.BY_TIME, "-inf", f"({before}", start=0, num=batch):
+            pipe = client.pipeline(transaction=False)
+            for sid in sids:
+                pipe.delete(self.key(sid))
+                pipe.delete(self.path_key(sid))
+            pipe.zrem(self.BY_TIME, *sids)
+            pipe.execute()
+            removed += len(sids)
+        return removed
+
     # -- reads -----------------------------------------------------------------------------
     def get(self, client: Any, sid: str) -> dict[str, str]:
         """One call record (empty when unknown)."""

@@ -1,4 +1,4 @@
-"""`ivr purge`: delete survey responses and alerts older than a date or the retention period."""
+"""`ivr purge`: delete call records, voicemail, survey responses and alerts older than a date."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import click
 
 from ivr.alerts import AlertStore
+from ivr.calls import CallStore
 from ivr.redisconn import connect
 from ivr.runtime import resolve_redis_url
 from ivr.settings import load_config
 from ivr.surveys import SurveyStore
+from ivr.voicemail import VoicemailStore
 
 
 def cutoff(before: datetime | None, retention_days: int, now: float | None = None) -> float:
@@ -29,11 +31,14 @@ def register(main: click.Group) -> None:
                   help="Delete what was offered before this UTC date (default: older than "
                        "IVR_RETENTION_DAYS).")
     def purge(before: datetime | None) -> None:
-        """Delete survey responses and low-score alerts older than a date, with their index entries."""
+        """Delete call records, voicemail records, survey responses and alerts older than a date."""
         config = load_config()
         limit = cutoff(before, config.int("IVR_RETENTION_DAYS"))
         client = connect(resolve_redis_url(config))
         responses = SurveyStore().purge(client, limit)
         alerts = AlertStore().purge(client, limit)
+        calls = CallStore().purge(client, limit)
+        messages = VoicemailStore().purge(client, limit)
         day = datetime.fromtimestamp(limit, UTC).strftime("%Y-%m-%d %H:%M UTC")
-        click.echo(f"deleted {responses} survey response(s) and {alerts} alert(s) from before {day}")
+        click.echo(f"deleted {responses} survey response(s), {alerts} alert(s), {calls} call "
+                   f"record(s) and {messages} voicemail record(s) from before {day}")

@@ -168,7 +168,8 @@ class SurveyStore:
 
     def transcribed(self, sid: str, position: int, text: str) -> list[Command]:
         """Commands attaching the transcription of a spoken comment (question `position`)."""
-        return [Command("HSET", self.key(sid), (f"x{position + 1}", text))]
+        return [Command("HSET", self.key(sid), (f"x{position + 1}", text)),
+                Command("EXPIRE", self.key(sid), (self.retention_seconds,))]
 
     def finished(self, sid: str, at: float) -> list[Command]:
         """Commands closing a response once the caller heard the closing words."""

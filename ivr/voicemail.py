@@ -51,6 +51,19 @@ class VoicemailStore:
         client.hset(self.key(rid), "status", status)
         return True
 
+    def purge(self, client: Any, before: float, batch: int = 500) -> int:
+        """Delete voicemail records (messages and empty ones) from before `before`."""
+        removed = 0
+        for index in (self.INDEX, self.EMPTY):
+            while rids := client.zrangebyscore(index, "-inf", f"({before}", start=0, num=batch):
+                pipe = client.pipeline(transaction=False)
+                for rid in rids:
+                    pipe.delete(self.key(rid))
+                pipe.zrem(index, *rids)
+                pipe.execute()
+                removed += len(rids)
+        return removed
+
     def get(self, client: Any, rid: str) -> dict[str, str]:
         """One voicemail record."""
         return client.hgetall(self.key(rid))

@@ -10,10 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from ivr.alerts import AlertStore
+from ivr.calls import CallStore
 from ivr.cli import main
 from ivr.redisconn import connect
 from ivr.spool import Spool
 from ivr.surveys import SurveyStore
+from ivr.voicemail import VoicemailStore
 from ivr.writer import Writer
 
 DAY = 86400
@@ -88,10 +90,18 @@ def test_purge_before_a_date_on_the_command_line(store_writer, any_redis_url, mo
         fields = {"id": f"CA{n}:csat", "call_sid": f"CA{n}", "survey": "csat", "question": "csat",
                   "score": "1", "queue": "billing", "agent": "", "lang": "en-US"}
         writer.write(alerts.raised(fields, T0 + n * DAY, deliver=True))
+        writer.write(CallStore().started(f"CA{n}", T0 + n * DAY, {"lang": "en-US"})
+                     + CallStore().step(f"CA{n}", 0, ("menu main",))
+                     + VoicemailStore().recorded(f"RE{n}", T0 + n * DAY, {"box": "general"}, n))
     monkeypatch.setenv("REDIS_URL", any_redis_url)
     result = CliRunner().invoke(main, ["purge", "--before", "2026-01-12"])
     assert result.exit_code == 0, result.output
-    assert "deleted 2 survey response(s) and 2 alert(s) from before 2026-01-12 00:00 UTC" in result.output
+    assert ("deleted 2 survey response(s), 2 alert(s), 2 call record(s) and 2 voicemail record(s) "
+            "from before 2026-01-12 00:00 UTC") in result.output
+    assert [CallStore().get(client, f"CA{n}") != {} for n in range(4)] == [False, False, True, True]
+    assert CallStore().path(client, "CA1") == [] and CallStore().path(client, "CA2") == ["menu main"]
+    assert CallStore().sids(client, 0, T0 + 10 * DAY) == ["CA2", "CA3"]
+    assert [VoicemailStore().get(client, f"RE{n}") != {} for n in range(4)] == [False, False, True, True]
     assert [store.get(client, f"CA{n}") != {} for n in range(4)] == [False, False, True, True]
     assert store.sids(client, 0, T0 + 10 * DAY, "billing") == ["CA2", "CA3"]
     assert [a["id"] for a in alerts.list(client)] == ["CA3:csat", "CA2:csat"]
