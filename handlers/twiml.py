@@ -41,7 +41,8 @@ def caller() -> Caller:
     number = request.form.get("From", "")
     sid = request.form.get("CallSid", "")[:64] or "unknown"
     return Caller(sid=sid, hash=caller_hash(number, rt.hash_key) if number else "",
-                  masked=mask_number(number), to=mask_number(request.form.get("To", "")))
+                  masked=mask_number(number, rt.config.int("IVR_CALLER_DIGITS_SHOWN")),
+                  to=mask_number(request.form.get("To", "")))
 
 
 def twiml(xml: str) -> Response:

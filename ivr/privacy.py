@@ -12,8 +12,8 @@ def caller_hash(number: str, key: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def mask_number(number: str | None) -> str:
-    """A number with all but the country code and last four digits hidden (+1******4567)."""
+def mask_number(number: str | None, keep: int = 4) -> str:
+    """A number with all but the country code and the last `keep` digits hidden (+1******4567)."""
     number = (number or "").strip()
     if not number:
         return ""
@@ -21,8 +21,9 @@ def mask_number(number: str | None) -> str:
         return number  # a Twilio Client identity (an agent's name), not a phone number
     if number.startswith("sip:"):
         user, _, host = number[4:].partition("@")
-        return "sip:" + mask_number(user) + ("@" + host if host else "")
+        return "sip:" + mask_number(user, keep) + ("@" + host if host else "")
+    keep = max(0, min(keep, 4))
     if len(number) <= 5:
         return "*" * len(number)
     head = 2 if number.startswith("+") else 0
-    return number[:head] + "*" * (len(number) - head - 4) + number[-4:]
+    return number[:head] + "*" * (len(number) - head - keep) + number[len(number) - keep:]

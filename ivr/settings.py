@@ -42,6 +42,9 @@ SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("IVR_HASH_KEY", "", "Key for the keyed hashes (HMAC) that replace caller numbers in Redis. "
             "Unset: generated under IVR_DATA_DIR.", secret=True),
+    Setting("IVR_CALLER_DIGITS_SHOWN", "4", "Privacy: how many last digits of a caller's number are "
+            "kept in call, voicemail and survey records for staff (0 to 4; 0 hides the number). "
+            "Numbers are otherwise stored only as keyed hashes."),
     Setting("IVR_RETENTION_DAYS", "395", "Days call records, survey responses and voicemail "
             "records are kept in Redis."),
     Setting("IVR_RETURNING_HOURS", "24", "A caller who called within this many hours is greeted "

@@ -400,3 +400,11 @@ def test_returning_voicemail_caller_skips_the_language_menu(phone, new_phone):
     again = new_phone().call()
     assert again.said[0].startswith("Para facturación, oprima 1.")
     assert again.languages == ["es-US"]
+
+
+def test_privacy_setting_hides_the_whole_number(make_app, redis_client):
+    phone = Phone(make_app(IVR_CALLER_DIGITS_SHOWN=0).test_client())
+    phone.call()
+    record = CallStore().get(redis_client, phone.sid)
+    assert record["caller"] == "+1**********"
+    assert not any("4567" in value for name, value in record.items() if name != "caller_hash")
