@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from ivr.fields import suggest
 from ivr.model import Action, MenuSet, Where
@@ -24,31 +24,53 @@ class Graph:
 
     def add(self, src: str, action: Action | None, automatic: bool) -> None:
         """Add the edges of `action` leaving `src`."""
-        for dst, where in self.targets(action):
-            self.edges.setdefault(src, []).append((dst, automatic, where))
-            if dst.startswith("menu:") and src.startswith("menu:"):
-                self.parents.setdefault(dst, set()).add(src)
+        if action is not None:
+            self.add_all(src, (action,), automatic)
 
-    def targets(self, action: Action | None) -> Iterator[tuple[str, Where]]:
-        """Every node `action` may lead to (both sides of a schedule)."""
-        if action is None:
-            return
-        if action.closed is not None:
-            yield from self.targets(action.closed)
-        kind = action.kind
-        if kind == "menu":
-            yield f"menu:{action.target}", action.where
-        elif kind in ("main", "back"):
-            yield f"menu:{self.ms.line.main}", action.where
-        elif kind in ("say", "language"):
-            if action.then is not None:
-                yield from self.targets(action.then)
+    def add_all(self, src: str, actions: Iterable[Action], automatic: bool) -> None:
+        """Add the edges of each of `actions` leaving `src` (one call per menu: this is hot)."""
+        edges = self.edges.get(src)
+        from_menu = src.startswith("menu:")
+        for action in actions:
+            if edges is None:
+                edges = self.edges[src] = []
+            if action.closed is None and action.kind in _LEADS_TO_TARGET:  # the usual case
+                found = [(f"{action.kind}:{action.target}", action.where)]
             else:
-                yield (END if kind == "say" else f"menu:{self.ms.line.main}"), action.where
-        elif kind in ("queue", "voicemail", "transfer"):
-            yield f"{kind}:{action.target}", action.where
-        else:
-            yield END, action.where
+                found = self.targets(action)
+            for dst, where in found:
+                edges.append((dst, automatic, where))
+                if from_menu and dst.startswith("menu:"):
+                    parents = self.parents.get(dst)
+                    if parents is None:
+                        parents = self.parents[dst] = set()
+                    parents.add(src)
+
+    def targets(self, action: Action | None) -> list[tuple[str, Where]]:
+        """Every node `action` may lead to (both sides of a schedule)."""
+        found: list[tuple[str, Where]] = []
+        while action is not None:
+            if action.closed is not None:
+                found += self.targets(action.closed)
+            kind = action.kind
+            if kind in _LEADS_TO_TARGET:
+                found.append((f"{kind}:{action.target}", action.where))
+            elif kind == "main" or kind == "back":
+                found.append((f"menu:{self.ms.line.main}", action.where))
+            elif (kind == "say" or kind == "language") and action.then is not None:
+                action = action.then
+                continue
+            elif kind == "say":
+                found.append((END, action.where))
+            elif kind == "language":
+                found.append((f"menu:{self.ms.line.main}", action.where))
+            else:
+                found.append((END, action.where))
+            break
+        return found
+
+
+_LEADS_TO_TARGET = frozenset(("menu", "queue", "voicemail", "transfer"))
 
 
 def build_graph(ms: MenuSet) -> Graph:
@@ -58,10 +80,9 @@ def build_graph(ms: MenuSet) -> Graph:
     graph.add("line", ms.line.closed, True)
     for menu in ms.menus.values():
         src = f"menu:{menu.id}"
-        for action in menu.options.values():
-            graph.add(src, action, False)
-        for branch in menu.branches:
-            graph.add(src, branch.action, False)
+        graph.add_all(src, menu.options.values(), False)
+        if menu.branches:
+            graph.add_all(src, [branch.action for branch in menu.branches], False)
         graph.add(src, menu.otherwise, False)
         graph.add(src, menu.fallback, True)
     for queue in ms.queues.values():
@@ -100,42 +121,54 @@ class _Declared:
         self.languages = set(ms.languages)
 
 
-def _all_actions(ms: MenuSet) -> Iterator[tuple[Action, str]]:
-    def walk(action: Action | None, what: str) -> Iterator[tuple[Action, str]]:
-        if action is not None:
-            yield action, what
-            yield from walk(action.then, what)
-            yield from walk(action.closed, what)
+def _all_actions(ms: MenuSet) -> list[tuple[Action, tuple[str, ...]]]:
+    """Every action with, for messages, its place as a format and its arguments (see `_what`)."""
+    found: list[tuple[Action, tuple[str, ...]]] = []
 
-    yield from walk(ms.line.closed, "line")
+    def walk(action: Action | None, what: tuple[str, ...]) -> None:
+        if action is not None:
+            found.append((action, what))
+            if action.then is not None:
+                walk(action.then, what)
+            if action.closed is not None:
+                walk(action.closed, what)
+
+    walk(ms.line.closed, ("line",))
     for menu in ms.menus.values():
         for key, action in menu.options.items():
-            yield from walk(action, f"option {key} of menu '{menu.id}'")
+            walk(action, ("option {} of menu '{}'", key, menu.id))
         for branch in menu.branches:
-            yield from walk(branch.action, f"a branch of menu '{menu.id}'")
-        yield from walk(menu.otherwise, f"otherwise of menu '{menu.id}'")
-        yield from walk(menu.fallback, f"fallback of menu '{menu.id}'")
+            walk(branch.action, ("a branch of menu '{}'", menu.id))
+        walk(menu.otherwise, ("otherwise of menu '{}'", menu.id))
+        walk(menu.fallback, ("fallback of menu '{}'", menu.id))
     for item in (*ms.queues.values(), *ms.transfers.values()):
         for attr in ("on_timeout", "on_fail", "closed"):
-            yield from walk(getattr(item, attr, None), f"{attr} of '{item.name}'")
+            walk(getattr(item, attr, None), ("{} of '{}'", attr, item.name))
+    return found
+
+
+def _what(place: tuple[str, ...]) -> str:
+    """The words naming an action's place, built only when a problem needs them."""
+    return place[0].format(*place[1:])
 
 
 def _references(ms: MenuSet, known: _Declared) -> Iterator[Problem]:
     tables = {"menu": known.menus, "queue": known.queues, "voicemail": known.voicemail,
               "transfer": known.transfers, "language": known.languages}
-    for action, what in _all_actions(ms):
+    for action, place in _all_actions(ms):
         table = tables.get(action.kind)
         if table is not None and action.target not in table:
             kind = "voicemail box" if action.kind == "voicemail" else action.kind
             yield Problem(action.where.file, action.where.line,
-                          f"{what} goes to {kind} '{action.target}', which does not exist"
+                          f"{_what(place)} goes to {kind} '{action.target}', which does not exist"
                           f"{suggest(action.target, table)}")
         if action.hours and action.hours not in known.schedules:
             yield Problem(action.where.file, action.where.line,
-                          f"{what} names schedule '{action.hours}', which does not exist{suggest(action.hours, known.schedules)}")
-        if action.kind == "repeat" and "fallback" in what:
+                          f"{_what(place)} names schedule '{action.hours}', which does not exist"
+                          f"{suggest(action.hours, known.schedules)}")
+        if action.kind == "repeat" and "fallback" in _what(place):
             yield Problem(action.where.file, action.where.line,
-                          f"{what} cannot be 'repeat': the caller would be reprompted forever; "
+                          f"{_what(place)} cannot be 'repeat': the caller would be reprompted forever; "
                           "use a goodbye, voicemail, a queue or another menu")
     yield from _named_references(ms, known)
 
@@ -237,6 +270,8 @@ def _no_way_out(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
 
 def _warnings(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
     for menu in ms.menus.values():
+        if len(menu.options) <= MAX_OPTIONS:
+            continue
         choices = [a for a in menu.options.values() if a.kind not in ("repeat", "back", "main")]
         if len(choices) > MAX_OPTIONS:
             yield Problem(menu.where.file, menu.where.line, f"menu '{menu.id}' has {len(choices)} "
