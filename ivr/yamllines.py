@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ivr.yamlsrc import CACHES, NotPlainYaml, YDict, YList, new_ydict, new_ylist, plain_scalar
+from ivr.yamlsrc import CACHES, NotPlainYaml, YList, new_ydict, new_ylist, plain_scalar
 
 _UNSAFE = re.compile("[^\n -~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 _KEY = r"""[A-Za-z0-9_][\w.\-]{0,200}|"[^"\\]*"|'(?:[^']|'')*'"""
@@ -129,9 +129,8 @@ def read_lines(text: str) -> Any:
     """The data of a plain block-style YAML text, or NotPlainYaml when it is not one."""
     if _UNSAFE.search(text):
         raise NotPlainYaml("character outside the fast subset")
-    root: Any = None
-    stack: list[tuple[int, Any]] = []  # open blocks: (indent, YDict or YList)
-    pending: tuple[YDict, Any, int] | None = None  # a key whose value starts on a later line
+    root = top = pending = None  # top: the innermost open block; pending: its key awaiting a value
+    top_indent, stack = -1, []  # stack: the blocks around top, as (indent, YDict or YList)
     cache, number = _line_cache, 0
     for line in text.split("\n"):
         number += 1
@@ -144,42 +143,40 @@ def read_lines(text: str) -> Any:
             continue
         indent, dash, key, kind, content = parsed
         if pending is not None:
-            parent, parent_key, parent_indent = pending
+            if indent > top_indent or (dash and indent == top_indent):
+                top[pending] = child = new_ylist(number) if dash else new_ydict(number)
+                stack.append((top_indent, top))
+                top_indent, top = indent, child
             pending = None
-            if indent > parent_indent or (dash and indent == parent_indent):
-                parent[parent_key] = child = new_ylist(number) if dash else new_ydict(number)
-                stack.append((indent, child))
-        while stack and (stack[-1][0] > indent
-                         or (stack[-1][0] == indent and not dash and type(stack[-1][1]) is YList)):
-            stack.pop()
-        if not stack:
-            if root is not None:
+        while indent < top_indent or (indent == top_indent and not dash and type(top) is YList):
+            if not stack:
                 raise NotPlainYaml("content after the document")
-            root = new_ylist(number) if dash else new_ydict(number)
-            stack.append((indent, root))
-        top_indent, top = stack[-1]
-        if top_indent != indent:
+            top_indent, top = stack.pop()
+        if top is None:
+            root = top = new_ylist(number) if dash else new_ydict(number)
+            top_indent = indent
+        elif indent != top_indent:
             raise NotPlainYaml("indentation")
         if type(top) is YList:
             if not dash:
                 raise NotPlainYaml("not a list item")
+            top.item_lines.append(number)
             if key is _NO_KEY:
-                top.append(_made(kind, content, number))
-                top.item_lines.append(number)
+                top.append(content if kind == _SCALAR else _made(kind, content, number))
                 continue
             top.append(item := new_ydict(number))
-            top.item_lines.append(number)
-            indent += dash
-            stack.append((indent, item))
-            top = item
+            stack.append((top_indent, top))
+            top_indent, top = indent + dash, item
         elif dash or key is _NO_KEY:
             raise NotPlainYaml("not a key")
         if key in top:
             raise NotPlainYaml("duplicate key")
         top.key_lines[key] = number
-        if kind == _OPEN:
+        if kind == _SCALAR:
+            top[key] = content
+        elif kind == _OPEN:
             top[key] = None
-            pending = (top, key, indent)
+            pending = key
         else:
             top[key] = _made(kind, content, number)
     return root
