@@ -7,6 +7,7 @@ of the reload check, each against a plain baseline measured in the same run.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import sys
@@ -21,6 +22,8 @@ import yaml  # noqa: E402
 from bench.harness import ROOT, machine  # noqa: E402
 from ivr.loader import build_menuset, read_sources  # noqa: E402
 from ivr.registry import MenuRegistry  # noqa: E402
+from ivr.validator import validate  # noqa: E402
+from ivr.yamlsrc import load_yaml, reset_caches  # noqa: E402
 
 LOAD_TARGET_S = 0.5
 CHECK_TARGET_US = 20.0
@@ -80,6 +83,21 @@ def per_call(fn, seconds: float) -> tuple[float, int]:
     return (time.perf_counter() - start) / calls * 1e6, calls
 
 
+def breakdown(sources: dict[str, str], menuset) -> tuple[float, float]:
+    """Seconds spent reading the YAML and validating the MenuSet, each timed alone."""
+    gc.disable()  # as build_menuset does during a load
+    try:
+        def read() -> None:
+            reset_caches()
+            for name, text in sources.items():
+                load_yaml(text, name)
+
+        declared = {"menus": set(menuset.menus)}
+        return best_of(read), best_of(lambda: validate(menuset, declared))
+    finally:
+        gc.enable()
+
+
 def bench_load(folder: Path) -> bool:
     """Time build_menuset against a bare YAML parse of the same files."""
     sources, problems = read_sources(folder)
@@ -90,9 +108,13 @@ def bench_load(folder: Path) -> bool:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     ours = best_of(lambda: build_menuset(*read_sources(folder)[:1], ROOT / "recordings"))
     parse = best_of(lambda: [yaml.load(text, Loader=loader) for text in sources.values()])
+    reading, checking = breakdown(sources, menuset)
     size = sum(len(t) for t in sources.values())
     print(f"\nload + validate {len(menuset.menus)} menus ({len(sources)} files, {size / 1e6:.1f} MB)")
     print(f"  build_menuset              {ours:8.3f} s")
+    print(f"    of which YAML reading    {reading:8.3f} s   (ivr.yamlsrc.load_yaml, cold caches)")
+    print(f"    of which validation      {checking:8.3f} s   (ivr.validator.validate)")
+    print(f"    the rest: model objects  {ours - reading - checking:8.3f} s   (Reader, parse_menus)")
     print(f"  baseline: yaml.load only   {parse:8.3f} s   ({loader.__name__})")
     print(f"  ratio to baseline          {ours / parse:8.2f}")
     ok = ours < LOAD_TARGET_S

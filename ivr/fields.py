@@ -226,6 +226,8 @@ class Reader:
             message = self.prompt(raw["say"], where.line, f"message in {what}")
         elif kind in ("menu", "language", "queue", "voicemail", "transfer"):
             target = self.text(raw, kind)
+        if len(raw) == 1 and kind != "say":  # the usual {menu: billing}
+            return Action(kind=kind, target=target, where=where)
         then = closed = hours = label = None
         if len(raw) > 1:  # modifiers present
             if "then" in raw:
