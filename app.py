@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from handlers import register_blueprints
+from handlers.fastpath import VoiceFastPath
 from handlers.webhook_request import WebhookRequest
 from ivr.metrics import MetricSettings
 from ivr.runtime import create_runtime
@@ -27,13 +28,14 @@ def create_app(overrides: dict | None = None, config: Config | None = None) -> F
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_BYTES
     app.config["SECRET_KEY"] = config.local_secret("IVR_SECRET_KEY", "secret_key")
-    proxies = config.int("IVR_TRUSTED_PROXIES")
-    if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,
-                                x_port=proxies, x_prefix=proxies)
     runtime = app.extensions["ivr"] = create_runtime(config)
     start_warmer(runtime.redis, MetricSettings.from_config(config), config.float("IVR_WARM_SECONDS"))
     register_blueprints(app)
+    app.wsgi_app = VoiceFastPath(app, app.wsgi_app, MAX_BODY_BYTES)  # the hot webhooks, lean
+    proxies = config.int("IVR_TRUSTED_PROXIES")
+    if proxies:  # outermost, so every layer sees the URL Twilio requested
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,
+                                x_port=proxies, x_prefix=proxies)
     return app
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from flask import Blueprint, abort, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.wrappers import Response
@@ -203,7 +201,8 @@ def voicemail_recording() -> Response:
     duration = _int("RecordingDuration") if ok else 0
     if not who.hash:  # recording callbacks carry no From: take the caller from the call record
         known = rt.writer.read(lambda c: c.hmget(rt.calls.key(who.sid), "caller", "caller_hash"), [])
-        who = replace(who, masked=known[0] or "", hash=known[1] or "") if known else who
+        if known:
+            who.masked, who.hash = known[0] or "", known[1] or ""
     fields = {"box": request.args.get("box", ""), "call_sid": who.sid, "caller": who.masked,
               "caller_hash": who.hash, "lang": state.lang, "url": request.form.get("RecordingUrl", "")}
     rt.writer.write(rt.voicemail.recorded(rid, now(), fields, duration)

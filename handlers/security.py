@@ -6,6 +6,7 @@ import base64
 import functools
 import hashlib
 import hmac
+from collections.abc import Iterable
 
 from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator
@@ -35,9 +36,12 @@ class Signature:
 
     def compute(self, url: str, form: MultiDict) -> str:
         """The signature of `url` and `form`: URL, then each name+value, names and values sorted."""
+        return self.compute_pairs(url, form.items(multi=True))
+
+    def compute_pairs(self, url: str, pairs: Iterable[tuple[str, str]]) -> str:
+        """The signature of `url` and the form fields `pairs` (in any order, repeats allowed)."""
         parts = [url]
-        for name, values in sorted(form.lists()):
-            parts.extend(name + value for value in sorted(set(values)))
+        parts.extend(name + value for name, value in sorted(set(pairs)))
         mac = self._mac.copy()
         mac.update("".join(parts).encode("utf-8"))
         return base64.b64encode(mac.digest()).decode("ascii")
@@ -45,9 +49,15 @@ class Signature:
     def valid(self, url: str, form: MultiDict, signature: str) -> bool:
         """True when `signature` signs this request (the URL as requested first, then with and
         without the default port, as RequestValidator accepts)."""
-        if hmac.compare_digest(self.compute(url, form).encode(), signature.encode("utf-8", "replace")):
+        return self.valid_pairs(url, form.items(multi=True), signature, form)
+
+    def valid_pairs(self, url: str, pairs: Iterable[tuple[str, str]], signature: str,
+                    form: MultiDict | None = None) -> bool:
+        """`valid` for form fields given as (name, value) pairs."""
+        pairs = list(pairs)
+        if hmac.compare_digest(self.compute_pairs(url, pairs).encode(), signature.encode("utf-8", "replace")):
             return True
-        return self.validator.validate(url, form, signature)
+        return self.validator.validate(url, form if form is not None else MultiDict(pairs), signature)
 
 
 @functools.lru_cache(maxsize=4)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import cached_property
 
 from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
@@ -17,6 +17,8 @@ from ivr.navigator import Navigator
 from ivr.privacy import caller_hash, mask_number
 from ivr.render import Urls, render
 from ivr.render_routes import RouteRenderer
+from ivr.runtime import Runtime
+from ivr.state import CallState
 from ivr.steps import Step
 
 log = logging.getLogger("ivr.voice")
@@ -25,24 +27,33 @@ LAST_RESORT = ('<?xml version="1.0" encoding="UTF-8"?><Response><Say>We are sorr
                'a technical problem. Please call again later.</Say><Hangup/></Response>')
 
 
-@dataclass(frozen=True)
 class Caller:
-    """Who is calling, as the webhook tells it: call id, keyed hash and masked number."""
+    """Who is calling, as the webhook tells it: call id now; keyed hash and masked numbers when asked."""
 
-    sid: str
-    hash: str
-    masked: str
-    to: str
+    def __init__(self, form: Mapping[str, str], rt: Runtime):
+        self._form, self._rt = form, rt
+        self.sid = form.get("CallSid", "")[:64] or "unknown"
+
+    @cached_property
+    def hash(self) -> str:
+        """The caller's keyed hash ("" when the webhook names no caller)."""
+        number = self._form.get("From", "")
+        return caller_hash(number, self._rt.hash_key) if number else ""
+
+    @cached_property
+    def masked(self) -> str:
+        """The caller's number as records keep it (IVR_CALLER_DIGITS_SHOWN last digits)."""
+        return mask_number(self._form.get("From", ""), self._rt.config.int("IVR_CALLER_DIGITS_SHOWN"))
+
+    @cached_property
+    def to(self) -> str:
+        """The number called, masked."""
+        return mask_number(self._form.get("To", ""))
 
 
 def caller() -> Caller:
     """The caller of the current webhook (numbers never kept in clear)."""
-    rt = runtime()
-    number = request.form.get("From", "")
-    sid = request.form.get("CallSid", "")[:64] or "unknown"
-    return Caller(sid=sid, hash=caller_hash(number, rt.hash_key) if number else "",
-                  masked=mask_number(number, rt.config.int("IVR_CALLER_DIGITS_SHOWN")),
-                  to=mask_number(request.form.get("To", "")))
+    return Caller(request.form, runtime())
 
 
 def twiml(xml: str) -> Response:
@@ -50,31 +61,40 @@ def twiml(xml: str) -> Response:
     return Response(xml, mimetype="text/xml")
 
 
-def urls() -> Urls:
+def urls(rt: Runtime | None = None) -> Urls:
     """URL builder for TwiML (relative URLs, or absolute under IVR_PUBLIC_URL)."""
-    return Urls(base=runtime().config.get("IVR_PUBLIC_URL").rstrip("/"))
+    return Urls(base=(rt or runtime()).config.get("IVR_PUBLIC_URL").rstrip("/"))
+
+
+def step_twiml(rt: Runtime, step: Step, ms) -> str:
+    """The TwiML document of an engine step, routes included."""
+    u = urls(rt)
+    return render(step, ms, u, RouteRenderer(ms, u))
 
 
 def render_step(step: Step, ms) -> Response:
     """Render an engine step, routes included, as a TwiML response."""
-    return twiml(render(step, ms, urls(), RouteRenderer(ms, urls())))
+    return twiml(step_twiml(runtime(), step, ms))
+
+
+def apology_twiml(rt: Runtime, lang: str | None, when: datetime) -> str:
+    """Apologise and send the caller to the main menu's fallback; static TwiML if even that fails."""
+    try:
+        ms = rt.menus.current
+        lang = lang if lang in ms.languages else ms.default_language
+        main = ms.menus[ms.line.main]
+        state = CallState(node=main.id, lang=lang, version=ms.version)
+        said = (ms.message("apology").speech(lang),)
+        step = Navigator(ms, now=when).run(state, main.fallback, said, ("apology",), fallback=True)
+        return step_twiml(rt, step, ms)
+    except Exception:  # the very last line of defence: the caller must hear something
+        log.exception("apology failed; answering static TwiML")
+        return LAST_RESORT
 
 
 def apology(lang: str | None = None) -> Response:
-    """Apologise and send the caller to the main menu's fallback; static TwiML if even that fails."""
-    try:
-        ms = runtime().menus.current
-        lang = lang if lang in ms.languages else ms.default_language
-        nav = Navigator(ms, now=clock())
-        main = ms.menus[ms.line.main]
-        from ivr.state import CallState
-
-        state = CallState(node=main.id, lang=lang, version=ms.version)
-        said = (ms.message("apology").speech(lang),)
-        return render_step(nav.run(state, main.fallback, said, ("apology",), fallback=True), ms)
-    except Exception:  # the very last line of defence: the caller must hear something
-        log.exception("apology failed; answering static TwiML")
-        return twiml(LAST_RESORT)
+    """The apology TwiML as a response of the current webhook."""
+    return twiml(apology_twiml(runtime(), lang, clock()))
 
 
 def voice_webhook(fn: Callable[..., Response]) -> Callable[..., Response]:
@@ -100,7 +120,12 @@ def now() -> float:
     return time.time()
 
 
-def clock() -> datetime:
+def clock_of(config: Mapping) -> datetime:
     """The moment menus see for schedules: now, or the time `ivr simulate --at` set in IVR_CLOCK."""
-    fixed = current_app.config.get("IVR_CLOCK")
+    fixed = config.get("IVR_CLOCK")
     return fixed() if callable(fixed) else datetime.now(UTC)
+
+
+def clock() -> datetime:
+    """The moment menus see in the current webhook."""
+    return clock_of(current_app.config)

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
 from flask import Blueprint, request
 from werkzeug.wrappers import Response
 
 from handlers.security import runtime
-from handlers.twiml import apology, caller, clock, now, render_step, twiml, voice_webhook
+from handlers.twiml import (
+    Caller,
+    apology,
+    apology_twiml,
+    caller,
+    clock,
+    now,
+    step_twiml,
+    twiml,
+    voice_webhook,
+)
 from ivr.navigator import Navigator
 from ivr.returning import returning_step
+from ivr.runtime import Runtime
 from ivr.state import BadState, CallState
 from ivr.survey_flow import parts as survey_parts
 
@@ -17,58 +32,81 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 FINAL_STATUSES = {"completed", "busy", "no-answer", "failed", "canceled"}
 
 
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """One voice webhook's inputs, whichever layer received it (Flask, or the fast path)."""
+
+    form: Mapping[str, str]
+    args: Mapping[str, str]
+    clock: datetime
+
+
+def flask_webhook() -> Webhook:
+    """The current Flask request as a Webhook."""
+    return Webhook(form=request.form, args=request.args, clock=clock())
+
+
 @bp.post("/incoming")
 @voice_webhook
 def incoming() -> Response:
+    """A new call (requests the fast path did not take: see handlers/fastpath.py)."""
+    return twiml(incoming_twiml(runtime(), flask_webhook()))
+
+
+@bp.post("/menu")
+@voice_webhook
+def menu() -> Response:
+    """Keys pressed in a menu (requests the fast path did not take)."""
+    return twiml(menu_twiml(runtime(), flask_webhook()))
+
+
+def incoming_twiml(rt: Runtime, hook: Webhook) -> str:
     """A new call: greet a returning caller, else start at the line's first menu."""
-    rt, who = runtime(), caller()
+    who = Caller(hook.form, rt)
     ms = rt.menus.current
-    nav = Navigator(ms, now=clock())
+    nav = Navigator(ms, now=hook.clock)
     hours = rt.config.int("IVR_RETURNING_HOURS")
     step = nav.start()
     fields = {"caller": who.masked, "caller_hash": who.hash, "to": who.to, "version": ms.version,
-              "lang": step.lang, "direction": request.form.get("Direction", "inbound")}
+              "lang": step.lang, "direction": hook.form.get("Direction", "inbound")}
     commands = rt.calls.started(who.sid, now(), fields) + rt.calls.step(who.sid, 0, step.trail) \
-        + route_commands(step, who)
+        + route_commands(rt, step, who)
     if not (who.hash and ms.line.returning and hours > 0):
         rt.writer.write(commands)
-        return render_step(step, ms)
+        return step_twiml(rt, step, ms)
     # One round trip: read what we remember of the caller while recording the call's start.
     remembered = rt.writer.write_and_read(rt.calls.caller_read(who.hash), commands, {})
     welcome = returning_step(nav, remembered, now(), hours)
     if welcome is not None:  # a returning caller (the minority): correct the first step
         rt.writer.write(rt.calls.step(who.sid, 0, welcome.trail, {"lang": welcome.lang}))
         step = welcome
-    return render_step(step, ms)
+    return step_twiml(rt, step, ms)
 
 
-@bp.post("/menu")
-@voice_webhook
-def menu() -> Response:
+def menu_twiml(rt: Runtime, hook: Webhook) -> str:
     """The caller pressed keys (or stayed silent) in a menu whose state is in the URL."""
-    rt, who = runtime(), caller()
     try:
-        state = CallState.from_query(request.args.to_dict())
+        state = CallState.from_query(hook.args)
     except BadState:
-        return apology(request.args.get("l"))
+        return apology_twiml(rt, hook.args.get("l"), hook.clock)
     ms = rt.menus.for_call(state.version)
-    digits = request.form.get("Digits", "")[:32]
-    step = Navigator(ms, now=clock()).press(state, digits or None)
+    digits = hook.form.get("Digits", "")[:32]
+    step = Navigator(ms, now=hook.clock).press(state, digits or None)
+    sid = hook.form.get("CallSid", "")[:64] or "unknown"
     fields = {"lang": step.lang, "last_menu": state.node}
     after = step.gather or step.route
-    if after is not None:  # digits the caller entered (order number...) are stored on the call
+    if after is not None and after.state.vars:  # digits the caller entered (order number...)
         fields.update({f"entered_{name}": value for name, value in after.state.vars.items()})
-    commands = rt.calls.step(who.sid, state.step + 1, step.trail, fields)
+    commands = rt.calls.step(sid, state.step + 1, step.trail, fields)
     if step.route is None:
         rt.events.defer(commands)  # navigation only: batched when IVR_EVENT_BATCH_MS is set
     else:
-        rt.events.write(commands + route_commands(step, who))
-    return render_step(step, ms)
+        rt.events.write(commands + route_commands(rt, step, Caller(hook.form, rt)))
+    return step_twiml(rt, step, ms)
 
 
-def route_commands(step, who) -> list:
+def route_commands(rt: Runtime, step, who: Caller) -> list:
     """Commands that record a route taken and remember it for the caller's next call."""
-    rt = runtime()
     if step.route is None:
         return []
     route = f"{step.route.kind}:{step.route.target}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from io import BytesIO
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes
 
 from flask import Request
 from werkzeug.datastructures import ImmutableMultiDict
@@ -37,12 +37,23 @@ def _decode(raw: bytes) -> str:
 
 def form_pairs(body: bytes) -> list[tuple[str, str]]:
     """Fields of an url-encoded body (undecodable bytes replaced, so a signature check refuses them)."""
-    parts = body.split(b"&")
-    if len(parts) > MAX_FIELDS:  # not a Twilio request: keep none, the signature check refuses it
+    if body.count(b"&") >= MAX_FIELDS:  # not a Twilio request: keep none, the signature check refuses it
         return []
-    pairs = []
-    for part in parts:
-        if part:
-            name, _, value = part.partition(b"=")
-            pairs.append((_decode(name), _decode(value)))
-    return pairs
+    if not body.isascii():  # raw bytes outside ASCII: not strictly url-encoded, decode each part
+        return [(_decode(n), _decode(v)) for n, _, v in (p.partition(b"=") for p in body.split(b"&") if p)]
+    return query_pairs(body.decode("ascii"))
+
+
+def query_pairs(text: str) -> list[tuple[str, str]]:
+    """Fields of an url-encoded string (a query string, or an ASCII body), values decoded as UTF-8."""
+    if "+" in text:
+        text = text.replace("+", " ")
+    return [(_unquote(n) if "%" in n else n, _unquote(v) if "%" in v else v)
+            for n, _, v in (p.partition("=") for p in text.split("&") if p)]
+
+
+def _unquote(text: str) -> str:
+    """`unquote`, with a shortcut for the usual escaped text of a webhook: a leading "+" (%2B)."""
+    if text.startswith("%2B") and "%" not in text[3:]:
+        return "+" + text[3:]
+    return unquote(text)

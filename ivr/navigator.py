@@ -37,13 +37,13 @@ class Navigator:
 
     def press(self, state: CallState, digits: str | None) -> Step:
         """The step after the caller pressed `digits` (None or empty: silence) in `state`."""
-        state = replace(state, step=state.step + 1)
+        state = state.evolve(step=state.step + 1)
         if state.node == WELCOME and state.ret:
             return welcome_choice(self, state, digits)
         menu = self.ms.menus.get(state.node)
         if menu is None or state.lang not in self.ms.languages:
             lang = state.lang if state.lang in self.ms.languages else self.ms.default_language
-            state = replace(state, lang=lang, stack=())
+            state = state.evolve(lang=lang, stack=())
             return self.enter(state, self.ms.line.main, (self.ms.message("menu_changed").speech(lang),),
                               (f"menu gone {state.node}",), push=False)
         if not digits:
@@ -61,7 +61,7 @@ class Navigator:
         """Enter a menu anew: counters reset, full prompt (short one if already heard)."""
         heard = menu_id == state.node and state.heard
         state = state.enter(menu_id, push=push)
-        return self._prompt(replace(state, heard=heard), self.ms.menus[menu_id], pre,
+        return self._prompt(state.evolve(heard=heard), self.ms.menus[menu_id], pre,
                             trail + (f"menu {menu_id}",))
 
     def _prompt(self, state: CallState, menu: Menu, pre: tuple[Speech, ...],
@@ -72,7 +72,7 @@ class Navigator:
         else:
             speech = (self._speech(prompt, state),)
         collect = menu.collect
-        gather = Gather(state=replace(state, heard=True), timeout=menu.timeout,
+        gather = Gather(state=state.evolve(heard=True), timeout=menu.timeout,
                         num_digits=(collect.digits if collect else 1),
                         finish_on=(collect.finish_on if collect and not collect.digits else ""))
         return Step(lang=state.lang, say=pre + speech, gather=gather, trail=trail)
@@ -81,14 +81,14 @@ class Navigator:
                trail: tuple[str, ...]) -> Step:
         attempt = state.attempt + 1
         if attempt >= menu.attempts:
-            return self.run(replace(state, attempt=attempt), menu.fallback, (),
+            return self.run(state.evolve(attempt=attempt), menu.fallback, (),
                             trail + (f"attempts exhausted {menu.id}",), fallback=True)
         prompt = prompts[min(attempt - 1, len(prompts) - 1)]
         if menu.all_languages:  # the caller has not chosen yet: say it in every language
             said = tuple(replace(prompt.speech(lang), lang=lang) for lang in self.ms.languages)
         else:
             said = (self._speech(prompt, state),)
-        return self._prompt(replace(state, attempt=attempt), menu, said, trail)
+        return self._prompt(state.evolve(attempt=attempt), menu, said, trail)
 
     def _collected(self, state: CallState, menu: Menu, digits: str) -> Step:
         collect = menu.collect
@@ -120,16 +120,16 @@ class Navigator:
         if kind == "menu":
             return self.enter(state, action.target, pre, trail)
         if kind == "repeat":
-            return self.enter(replace(state, heard=True), state.node, pre, trail, push=False)
+            return self.enter(state.evolve(heard=True), state.node, pre, trail, push=False)
         if kind == "main":
-            return self.enter(replace(state, stack=()), self.ms.line.main, pre, trail, push=False)
+            return self.enter(state.evolve(stack=()), self.ms.line.main, pre, trail, push=False)
         if kind == "back":
             if not state.stack:
                 return self.enter(state, self.ms.line.main, pre, trail, push=False)
-            back = replace(state, stack=state.stack[:-1])
+            back = state.evolve(stack=state.stack[:-1])
             return self.enter(back, state.stack[-1], pre, trail, push=False)
         if kind == "language":
-            state = replace(state, lang=action.target)
+            state = state.evolve(lang=action.target)
             then = action.then or Action(kind="main")
             return self.run(state, then, pre, trail + (f"language {action.target}",), fallback, depth + 1)
         if kind == "say":
@@ -180,7 +180,7 @@ def welcome_choice(nav: Navigator, state: CallState, digits: str | None) -> Step
     kind, _, target = state.ret.partition(":")
     table = {"queue": nav.ms.queues, "voicemail": nav.ms.voicemail, "transfer": nav.ms.transfers,
              "menu": nav.ms.menus}[kind]
-    state = replace(state, node=nav.ms.line.main, ret="")
+    state = state.evolve(node=nav.ms.line.main, ret="")
     if digits == "1" and target in table:
         return nav.run(state, Action(kind=kind, target=target), (), ("key 1", "returned"))
     trail = (f"key {digits[0]}",) if digits else ("silence",)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from urllib.parse import urlencode
 
@@ -32,14 +32,23 @@ class CallState:
     step: int = 0
     ret: str = ""  # a returning caller's last destination, offered on the welcome-back menu
 
+    def evolve(self, **changes) -> CallState:
+        """A copy with `changes` (dataclasses.replace without its per-field checks: a hot path)."""
+        unknown = changes.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"CallState has no field {sorted(unknown)}")
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__, **changes)
+        return new
+
     def enter(self, node: str, push: bool = True) -> CallState:
         """State for entering `node` anew: counters reset, current menu pushed for `back`."""
         stack = (self.stack + (self.node,))[-MAX_STACK:] if push and node != self.node else self.stack
-        return replace(self, node=node, attempt=0, heard=False, stack=stack)
+        return self.evolve(node=node, attempt=0, heard=False, stack=stack)
 
     def with_var(self, name: str, value: str) -> CallState:
         """State with one more collected value."""
-        return replace(self, vars=MappingProxyType({**self.vars, name: value}))
+        return self.evolve(vars=MappingProxyType({**self.vars, name: value}))
 
     def to_query(self) -> dict[str, str]:
         """The URL query parameters that carry this state."""
@@ -77,3 +86,6 @@ class CallState:
             raise BadState("call state in the URL is not valid")
         return cls(node=node, lang=lang, version=version, attempt=attempt, heard=args.get("h") == "1",
                    stack=stack, vars=MappingProxyType(values), step=step, ret=args.get("r", ""))
+
+
+_FIELDS = frozenset(f.name for f in fields(CallState))

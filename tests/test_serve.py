@@ -36,9 +36,9 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> bytes:
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stdout.read().decode()
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=10) as response:
                 return response.read()
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # busy machine: ask again
             time.sleep(0.2)
     raise AssertionError(f"{url} never answered")
 
