@@ -110,10 +110,11 @@ class AlertSender:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._stopped = False
 
     def kick(self) -> None:
         """Ask the background thread to look at the outbox now (starting it on first use)."""
-        if not self.url:
+        if not self.url or self._stopped:
             return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -121,10 +122,17 @@ class AlertSender:
                 self._thread.start()
         self._wake.set()
 
+    def stop(self) -> None:
+        """Stop the background thread (alerts not yet sent stay queued in Redis for the next start)."""
+        self._stopped = True
+        self._wake.set()
+
     def _run(self) -> None:
-        while True:
+        while not self._stopped:
             self._wake.wait(timeout=self.retry_after)
             self._wake.clear()
+            if self._stopped:
+                return
             try:
                 while self.deliver_due() and not self._wake.is_set():
                     pass

@@ -41,22 +41,14 @@ class CallStore:
 
     def started(self, sid: str, at: float, fields: dict[str, Any]) -> list[Command]:
         """Commands recording a call's start (a repeated webhook keeps the first start time)."""
-        key = self.key(sid)
-        return [
-            Command("HSETNX", key, ("started", repr(at))),
-            Command("HSET", key, _flat(fields)),
-            Command("ZADD", self.BY_TIME, ("NX", repr(at), sid)),
-            Command("EXPIRE", key, (self.retention_seconds,)),
-        ]
+        return [Command.script("call_started", self.key(sid), (),
+                               (repr(at), self.retention_seconds, *_flat(fields))),
+                Command("ZADD", self.BY_TIME, ("NX", repr(at), sid))]
 
     def step(self, sid: str, step: int, trail: tuple[str, ...], fields: dict[str, Any] | None = None) -> list[Command]:
         """Commands recording one navigation step (idempotent; fields never go back to an older step)."""
-        commands = [Command("HSET", self.path_key(sid), (str(step), " | ".join(trail))),
-                    Command("EXPIRE", self.path_key(sid), (self.retention_seconds,))]
-        if fields:
-            argv = ("step", str(step), *_flat(fields))
-            commands.insert(0, Command.script("fields_if_newer_step", self.key(sid), (), argv))
-        return commands
+        argv = (str(step), " | ".join(trail), self.retention_seconds, *_flat(fields or {}))
+        return [Command.script("call_step", self.key(sid), (self.path_key(sid),), argv)]
 
     def update(self, sid: str, fields: dict[str, Any]) -> list[Command]:
         """Commands setting fields of a call record."""
@@ -109,11 +101,37 @@ class CallStore:
 
 
 # KEYS[1] call hash; ARGV step field, step, then field/value pairs. Writes the pairs unless the
-# record already holds a later step, so events batched or delivered out of order never go back.
+# record already holds a later step. Superseded by call_step; kept so that batches spooled by an
+# older release still replay.
 scripts.register("fields_if_newer_step", """
 local stored = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 if stored > tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+""")
+
+
+# KEYS[1] call hash; ARGV start time, time to live, then field/value pairs. Keeps the first start
+# time (a repeated webhook changes nothing else either: the same fields again).
+scripts.register("call_started", """
+redis.call('HSETNX', KEYS[1], 'started', ARGV[1])
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+""")
+
+# KEYS[1] call hash, KEYS[2] its path hash (same hash tag); ARGV step, what happened, time to live,
+# then field/value pairs for the call hash, written unless it already holds a later step (events
+# batched or delivered out of order never go back). One command per navigation step.
+scripts.register("call_step", """
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+if #ARGV > 3 then
+  local stored = tonumber(redis.call('HGET', KEYS[1], 'step') or '-1')
+  if stored <= tonumber(ARGV[1]) then
+    redis.call('HSET', KEYS[1], 'step', ARGV[1], unpack(ARGV, 4))
+  end
+end
 return 1
 """)
 

@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 # Enough of a file's end to find its last line, which holds the newest seq.
 TAIL_BYTES = 8192
+# How old a folder's mtime must be before "no spool file" is remembered against it.
+SETTLED_NS = 1_000_000_000
 # A replayer keeps draining while other processes append, but not forever.
 MAX_PASSES = 100
 
@@ -40,6 +42,7 @@ class Spool:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        self._empty_mtime: int | None = None  # the folder's mtime when a look last found no file
 
     @property
     def file(self) -> Path:
@@ -64,11 +67,27 @@ class Spool:
 
     def entries(self) -> Iterator[dict[str, Any]]:
         """Yield every entry not yet replayed, across all processes' files, oldest first."""
-        if not any(self.path.glob(self.PATTERN)):
+        if not self._any_file():
             return  # the usual case: nothing spooled, no need to read the cursor
         for record in self._records(self._read_cursor()):
             if record.entry is not None:
                 yield record.entry
+
+    def _any_file(self) -> bool:
+        """True when a spool file may exist; a folder unchanged since a look found none is not
+        listed again (one stat instead of a listing on every write)."""
+        try:
+            mtime = os.stat(self.path).st_mtime_ns
+        except OSError:
+            return True
+        if mtime == self._empty_mtime:
+            return False
+        found = any(self.path.glob(self.PATTERN))
+        # Trust the mtime only once it is clearly in the past: a file created later then
+        # changes it even on filesystems with coarse timestamps.
+        settled = time.time_ns() - mtime > SETTLED_NS
+        self._empty_mtime = mtime if not found and settled else None
+        return found
 
     def pending(self) -> int:
         """Return how many entries wait to be replayed."""

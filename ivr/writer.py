@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import redis
 from redis import exceptions as rex
 
 from ivr import scripts
@@ -226,14 +227,43 @@ class Writer:
 
     def _pipeline(self, calls: list[tuple]) -> list[Any]:
         """Send `calls` in one non-transactional pipeline and return the per-command results."""
+        self._round_trips += 1
+        if type(self.client) is redis.Redis:  # one server (or Sentinel's master): the lean way
+            return self._direct(calls)
         pipe = self.client.pipeline(transaction=False)
         for call in calls:
             pipe.execute_command(*call)
         try:
-            self._round_trips += 1
             return pipe.execute(raise_on_error=False)
         finally:
             pipe.reset()
+
+    def _direct(self, calls: list[tuple]) -> list[Any]:
+        """What `_pipeline` does, on a pooled connection without the pipeline object's bookkeeping
+        (a third of a webhook's time): packed once, sent once, each reply parsed as redis-py parses
+        it, errors kept per command; retried as the client's retry policy says (the commands are
+        idempotent)."""
+        client = self.client
+        pool = client.connection_pool
+        conn = pool.get_connection()
+
+        def send_and_read() -> list[Any]:
+            conn.send_packed_command(conn.pack_commands(calls))
+            results: list[Any] = []
+            for call in calls:
+                try:
+                    results.append(client.parse_response(conn, call[0]))
+                except rex.ResponseError as exc:
+                    results.append(exc)
+            return results
+
+        try:
+            return conn.retry.call_with_retry(send_and_read, lambda _error: conn.disconnect())
+        except BaseException:
+            conn.disconnect()  # replies may be left unread: never hand this socket out again as is
+            raise
+        finally:
+            pool.release(conn)
 
     def _execute(self, batch: list[Command]) -> list[Any]:
         """Write `batch` in one round trip and return the replies, raising _Unavailable or WriteError."""

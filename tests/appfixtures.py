@@ -25,15 +25,22 @@ def menus_dir(tmp_path: Path) -> Path:
 def make_app(tmp_path: Path, redis_url: str, menus_dir: Path):
     """Factory: the real app on the test Redis, with settings overridden per test."""
 
+    made = []
+
     def make(**overrides):
         settings = {"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_url, "IVR_MENUS": str(menus_dir),
                     "IVR_RECORDINGS": str(ROOT / "recordings"), "IVR_DATA_DIR": str(tmp_path / "data"),
                     "IVR_RELOAD_SECONDS": "0", "IVR_LOG_LEVEL": "WARNING",
                     "IVR_WARM_SECONDS": "0"}
         settings.update({k: str(v) for k, v in overrides.items()})
-        return create_app(settings)
+        made.append(create_app(settings))
+        return made[-1]
 
-    return make
+    yield make
+    for app in made:  # no alert sender of this test may touch a later test's data
+        parts = app.extensions["ivr"].__dict__.get("_survey_parts")
+        if parts is not None:
+            parts.sender.stop()
 
 
 @pytest.fixture

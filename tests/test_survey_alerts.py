@@ -140,3 +140,17 @@ def test_a_webhook_that_keeps_failing_is_given_up(make_app, redis_client):
         assert AlertStore().get(redis_client, alert_id)["status"] == "open"  # still listed for supervisors
     finally:
         failing.server.shutdown()
+
+
+def test_a_stopped_sender_thread_ends_and_stays_stopped(redis_client):
+    from ivr.alerts import AlertSender
+
+    store = AlertStore()
+    sender = AlertSender(redis_client, "http://127.0.0.1:9/unused", store, retry_after=0.05)
+    sender.kick()
+    thread = sender._thread
+    sender.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    sender.kick()  # stays stopped: no new thread
+    assert sender._thread is thread

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -230,6 +231,23 @@ def test_spools_of_several_processes_replay_in_global_order(tmp_path: Path) -> N
     assert spool.replay(lambda e: seen.append(e["n"])) == 120
     assert seen == list(range(120))
     assert spool.pending() == 0 and not list(tmp_path.glob("spool-*.jsonl"))
+
+
+def test_a_spool_file_another_process_creates_is_seen_at_once(tmp_path: Path) -> None:
+    watching = Spool(tmp_path)
+    old = time.time() - 60
+    os.utime(tmp_path, (old, old))  # a folder left unchanged for a while: "empty" is remembered
+    assert watching.pending() == 0 and watching.pending() == 0
+    ctx = multiprocessing.get_context("fork")
+    other = ctx.Process(target=_append_one, args=(tmp_path,))
+    other.start()
+    other.join()
+    assert watching.pending() == 1
+    assert watching.replay(lambda e: None) == 1 and watching.pending() == 0
+
+
+def _append_one(folder: Path) -> None:
+    Spool(folder).append({"n": 1})
 
 
 def test_interrupted_replay_resumes_without_repeating(tmp_path: Path) -> None:
