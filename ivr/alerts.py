@@ -171,8 +171,8 @@ class AlertSender:
         """Try again later with a growing delay, or give up after `attempts` tries."""
         if tries >= self.attempts:
             log.error("alert %s: webhook refused it %d times; giving up", alert_id, tries)
+            self.client.zrem(self.store.OUTBOX, alert_id)  # first: "failed" means out of the outbox
             self.client.hset(self.store.key(alert_id), "delivery", "failed")
-            self.client.zrem(self.store.OUTBOX, alert_id)
             return
         delay = self.retry_after * min(2 ** (tries - 1), 32)
         self.client.zadd(self.store.OUTBOX, {alert_id: now + delay}, xx=True)

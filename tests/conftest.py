@@ -53,11 +53,19 @@ def stoppable_redis() -> Iterator[RedisServer]:
     server.destroy()
 
 
-@pytest.fixture(params=["single", "cluster"])
-def any_redis_url(request: pytest.FixtureRequest) -> str:
-    """The URL of an emptied single server, then of an emptied cluster: storage tests run on both."""
-    if request.param == "cluster":
+def emptied_url(request: pytest.FixtureRequest, kind: str) -> str:
+    """The URL of the emptied session single server or cluster."""
+    if kind == "cluster":
         cluster: RedisCluster = request.getfixturevalue("redis_cluster")
         cluster.flushall()
         return cluster.url
-    return request.getfixturevalue("redis_url")
+    server: RedisServer = request.getfixturevalue("redis_server")
+    with server.client() as client:
+        client.flushall()
+    return server.url
+
+
+@pytest.fixture(params=["single", "cluster"])
+def any_redis_url(request: pytest.FixtureRequest) -> str:
+    """The URL of an emptied single server, then of an emptied cluster: storage tests run on both."""
+    return emptied_url(request, request.param)

@@ -9,10 +9,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
+from conftest import emptied_url
 from phone import Phone
 from test_survey_flow import OPEN, sid_sampled, to_survey
 
 from ivr.alerts import AlertStore
+
+
+@pytest.fixture(params=["single", "cluster"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """Every survey test here runs on a single server and on a three-master cluster."""
+    return emptied_url(request, request.param)
 
 
 @pytest.fixture(autouse=True)

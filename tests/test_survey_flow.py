@@ -8,9 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from conftest import emptied_url
 
 from ivr.survey_flow import sampled
 from ivr.surveys import SurveyStore
+
+
+@pytest.fixture(params=["single", "cluster"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """Every survey test here runs on a single server and on a three-master cluster."""
+    return emptied_url(request, request.param)
 
 OPEN = datetime(2026, 6, 3, 10, 0, tzinfo=ZoneInfo("America/New_York"))  # a Wednesday: office open
 KINDS = "csat:scale:1-5,resolved:yes_no,nps:nps:0-10"
@@ -228,7 +235,7 @@ def test_a_caller_is_surveyed_once_in_thirty_days(make_app, redis_client, office
     office_open.shift(35 * 86400)  # five weeks on: a Wednesday again
     to_survey(later)
     assert response(redis_client, later)["disposition"] == "offered"
-    [surveyed] = redis_client.keys(f"ivr:surveyed:{{{response(redis_client, later)['caller_hash']}*")
+    [surveyed] = list(redis_client.scan_iter(match=f"ivr:surveyed:{{{response(redis_client, later)['caller_hash']}*"))
     assert redis_client.ttl(surveyed) > 29 * 86400
 
 

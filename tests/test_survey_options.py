@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 import time_machine
+from conftest import emptied_url
 from phone import Phone
 from test_survey_flow import OPEN, bridge, response, sid_sampled, to_support
+
+
+@pytest.fixture(params=["single", "cluster"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """Every survey test here runs on a single server and on a three-master cluster."""
+    return emptied_url(request, request.param)
 
 OPT_IN_MENU = """
 menus:
