@@ -42,14 +42,16 @@ def _int(name: str) -> int:
     return int(value) if value.isdigit() else 0
 
 
-def after_agent(ms: MenuSet, state: CallState, holder) -> Step:
-    """What a caller hears once the agent leg ends: the post-call survey when one applies, else goodbye."""
+def after_agent(ms: MenuSet, state: CallState, holder, pending: list) -> Step:
+    """What a caller hears once the agent leg ends: the post-call survey when one applies, else
+    goodbye. `pending`: this webhook's writes, sent in the survey's round trip (or alone)."""
     from ivr.survey_flow import survey_after_call
 
     if request.form.get("CallStatus", "in-progress") not in ("in-progress", "ringing"):
         # The caller hung up with the agent: nobody to survey (and no survey to count as offered).
+        runtime().writer.write(pending)
         return Step(lang=state.lang, hangup=True)
-    step = survey_after_call(runtime(), ms, state, holder, caller())
+    step = survey_after_call(runtime(), ms, state, holder, caller(), pending)
     if step is not None:
         return step
     return Step(lang=state.lang, say=(ms.message("goodbye").speech(state.lang),), hangup=True)
@@ -105,13 +107,14 @@ def queue_done() -> Response:
     if result == "hangup":
         fields["abandoned"] = "queue"
     mark = ("queue_event", f"{fields['queue']}:{result}:{fields['queue_time']}")
-    rt.writer.write(once_per_event(rt.calls.key(who.sid), mark, fields, rt.calls.retention_seconds)
-                    + WAITING.left(fields["queue"], who.sid))
+    commands = once_per_event(rt.calls.key(who.sid), mark, fields, rt.calls.retention_seconds) \
+        + WAITING.left(fields["queue"], who.sid)
+    if queue is not None and result == "bridged":  # these writes go with the survey's lookup
+        return render_step(after_agent(ms, state, queue, commands), ms)
+    rt.writer.write(commands)
     if queue is None or result in ("hangup", "redirected"):
         return twiml(EMPTY)
     nav = Navigator(ms, now=clock())
-    if result == "bridged":
-        return render_step(after_agent(ms, state, queue), ms)
     if reason == "voicemail" and queue.voicemail:
         return render_step(nav.run(state, Action(kind="voicemail", target=queue.voicemail), (), ("left queue",)), ms)
     message = "queue_full" if result == "queue-full" or reason == "full" else "queue_timeout"
@@ -232,12 +235,13 @@ def transfer_done() -> Response:
     rt, who = runtime(), caller()
     transfer = ms.transfers.get(request.args.get("t", ""))
     status = request.form.get("DialCallStatus", "")[:32]
-    rt.writer.write(rt.calls.update(who.sid, {"transfer": request.args.get("t", ""), "transfer_result": status,
-                                              "talk_time": _int("DialCallDuration")}))
+    commands = rt.calls.update(who.sid, {"transfer": request.args.get("t", ""), "transfer_result": status,
+                                         "talk_time": _int("DialCallDuration")})
+    if transfer is not None and status == "completed":  # these writes go with the survey's lookup
+        return render_step(after_agent(ms, state, transfer, commands), ms)
+    rt.writer.write(commands)
     if transfer is None:
         return apology(state.lang)
-    if status == "completed":
-        return render_step(after_agent(ms, state, transfer), ms)
     then = transfer.on_fail or Action(kind="say", message=ms.message("goodbye"))
     said = (ms.message("transfer_failed").speech(state.lang),)
     return render_step(Navigator(ms, now=clock()).run(state, then, said, (f"transfer {status}",), fallback=True), ms)

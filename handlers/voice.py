@@ -77,8 +77,9 @@ def incoming_twiml(rt: Runtime, hook: Webhook) -> str:
     # One round trip: read what we remember of the caller while recording the call's start.
     remembered = rt.writer.write_and_read(rt.calls.caller_read(who.hash), commands, {})
     welcome = returning_step(nav, remembered, now(), hours)
-    if welcome is not None:  # a returning caller (the minority): correct the first step
-        rt.writer.write(rt.calls.step(who.sid, 0, welcome.trail, {"lang": welcome.lang}))
+    if welcome is not None:  # a returning caller (the minority): correct the first step, a
+        # navigation event like a key press's (batched when IVR_EVENT_BATCH_MS is set)
+        rt.events.defer(rt.calls.step(who.sid, 0, welcome.trail, {"lang": welcome.lang}))
         step = welcome
     return step_twiml(rt, step, ms)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -116,23 +117,27 @@ def sampled(sid: str, rate: float) -> bool:
     return share < rate
 
 
-def survey_after_call(rt: Any, ms: MenuSet, state: CallState, holder: Any, who: Any) -> Step | None:
-    """The first survey step when the queue or transfer has a survey for this call, else None."""
+def survey_after_call(rt: Any, ms: MenuSet, state: CallState, holder: Any, who: Any,
+                      pending: Sequence[Command] = ()) -> Step | None:
+    """The first survey step when the queue or transfer has a survey for this call, else None.
+
+    `pending` are this webhook's writes not yet sent: they share the survey's first round trip.
+    """
     survey = ms.surveys.get(getattr(holder, "survey", None) or "")
-    if survey is None or not sampled(who.sid, holder.survey_rate):
+    if survey is None or not sampled(who.sid, holder.survey_rate) \
+            or (survey.ask == "at_start" and OPT_IN_VAR not in state.vars):
+        rt.writer.write(pending)
         return None
     kind = "transfer" if isinstance(holder, Transfer) else "queue"
-    asked_at_start = OPT_IN_VAR in state.vars
-    if survey.ask == "at_start" and not asked_at_start:
-        return None
     p = parts(rt)
-    fallback = (False, "", ">".join(state.stack + (state.node,)))
-    seen, agent, path = rt.writer.read(lambda c: _lookup(c, p.store, rt.calls, who, survey), fallback)
+    path = ">".join(state.stack + (state.node,))
+    answers = rt.writer.write_and_read_all(_lookup_reads(p.store, rt.calls, who), pending, None)
+    seen, agent, path = (False, "", path) if answers is None else _looked_up(answers, who, survey)
     if seen:
         return None
     now = round(time.time(), 1)
     fields = {"survey": survey.name, kind: holder.name, "agent": agent or "", "lang": state.lang,
-              "path": path or fallback[2], "caller_hash": who.hash,
+              "path": path or ">".join(state.stack + (state.node,)), "caller_hash": who.hash,
               "kinds": survey.kinds}
     commands = p.store.offered(who.sid, now, fields, holder.name, who.hash, survey.once_per_days)
     st = SurveyState(survey.name, ms.version, state.lang, f"{kind}:{holder.name}",
@@ -147,17 +152,19 @@ def survey_after_call(rt: Any, ms: MenuSet, state: CallState, holder: Any, who: 
     return Step(lang=state.lang, redirect=_ask_url(rt, st, -1))
 
 
-def _lookup(client: Any, store: SurveyStore, calls: Any, who: Any,
-            survey: Survey) -> tuple[bool, str, str]:
-    """In one round trip: was this caller surveyed recently (by another call), agent, menu path."""
-    pipe = client.pipeline(transaction=False)
-    pipe.get(store.SURVEYED % (who.hash or "-"))
-    pipe.hget(calls.key(who.sid), "agent")
-    pipe.exists(store.key(who.sid))  # a repeated webhook of this very call is not a second survey
-    pipe.hgetall(calls.path_key(who.sid))
-    last, agent, this_call, steps = pipe.execute()
+def _lookup_reads(store: SurveyStore, calls: Any, who: Any) -> list[Command]:
+    """Reads telling whether this caller was surveyed recently (by another call), agent, menu path."""
+    return [Command("GET", store.SURVEYED % (who.hash or "-")),
+            Command("HGET", calls.key(who.sid), ("agent",)),
+            Command("EXISTS", store.key(who.sid)),  # a repeated webhook of this very call is not a second survey
+            Command("HGETALL", calls.path_key(who.sid))]
+
+
+def _looked_up(answers: list[Any], who: Any, survey: Survey) -> tuple[bool, str, str]:
+    """(surveyed recently, agent, menus visited) from the answers of `_lookup_reads`."""
+    last, agent, this_call, steps = answers
     recent = bool(last and who.hash) and time.time() - float(last) < survey.once_per_days * 86400
-    return recent and not this_call, agent or "", menus_visited(steps)
+    return recent and not this_call, agent or "", menus_visited(steps or {})
 
 
 def menus_visited(steps: dict[str, str]) -> str:

@@ -136,15 +136,21 @@ class Writer:
 
     def write_and_read(self, read: Command, commands: Sequence[Command], default: T) -> T:
         """Run one read and write `commands` in the same round trip; the read's answer, or `default`."""
-        batch = list(commands)
+        answers = self.write_and_read_all([read], commands, None)
+        return default if answers is None else answers[0]
+
+    def write_and_read_all(self, reads: Sequence[Command], commands: Sequence[Command],
+                           default: T) -> list[Any] | T:
+        """Run `reads` and write `commands` in one round trip; the reads' answers, or `default`."""
+        batch, reads = list(commands), list(reads)
         if not self.healthy or self.spool.pending():
             self.write(batch)  # spooled, or behind older spooled batches so order holds
-            return self.read(lambda c: c.execute_command(*read.redis_args()), default)
+            return self.read(lambda c: [c.execute_command(*r.redis_args()) for r in reads], default)
         try:
-            return self._execute([read, *batch])[0]
+            return self._execute(reads + batch)[:len(reads)]
         except _Unavailable as exc:
             self._trip(exc)
-            self._spool([c for c in exc.failed if c is not read])
+            self._spool([c for c in exc.failed if not any(c is r for r in reads)])
             return default
 
     def read(self, fn: Callable[[Any], T], default: T) -> T:
