@@ -1,10 +1,11 @@
 """Redis round trips and commands per webhook, over one whole call (menu, queue, survey) and a
 returning caller's second call, on a real Redis started for the run.
 
-    python bench/roundtrips_bench.py
+    python bench/roundtrips_bench.py [--batch-ms 20]
 
-Round trips are counted on the client (each request the app sends; a pipeline is one), commands
-on the server (INFO commandstats deltas).
+Round trips are counted on the client (each request the webhook's own thread sends; a pipeline is
+one), commands on the server (INFO deltas). With `--batch-ms`, navigation events go through the
+batcher (IVR_EVENT_BATCH_MS): its background writes are reported apart, off every webhook's path.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +36,7 @@ class RoundTrips:
     """Counts what redis-py sends while `counting`: one packed send is one round trip."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self.count = self.background = 0
         self._original = redis.connection.AbstractConnection.send_packed_command
 
     @contextmanager
@@ -41,8 +44,13 @@ class RoundTrips:
         """Count round trips inside the block."""
         counter, original = self, self._original
 
+        webhook_thread = threading.current_thread()
+
         def send(conn, command, check_health=True):
-            counter.count += 1
+            if threading.current_thread() is webhook_thread:
+                counter.count += 1
+            else:  # the batcher's thread writing a batch of navigation events
+                counter.background += 1
             return original(conn, command, check_health)
 
         redis.connection.AbstractConnection.send_packed_command = send
@@ -90,11 +98,13 @@ def call_steps(phone: Phone) -> list[tuple[str, Callable]]:
     ]
 
 
-def measure(url: str, menus: Path, data: Path, server: redis.Redis | None) -> list[tuple]:
+def measure(url: str, menus: Path, data: Path, server: redis.Redis | None,
+            batch_ms: float = 0) -> list[tuple]:
     """Walk one call, counting per webhook; returns (name, round trips, commands or None)."""
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": url, "IVR_MENUS": str(menus),
                       "IVR_RECORDINGS": str(ROOT / "recordings"), "IVR_DATA_DIR": str(data),
-                      "IVR_RELOAD_SECONDS": "0", "IVR_LOG_LEVEL": "WARNING"})
+                      "IVR_RELOAD_SECONDS": "0", "IVR_LOG_LEVEL": "WARNING",
+                      "IVR_EVENT_BATCH_MS": str(batch_ms)})
     Phone(app.test_client(), number="+15550009999").call()  # warm up connections and scripts
     trips, rows = RoundTrips(), []
     for name, step in call_steps(Phone(app.test_client())):
@@ -102,9 +112,12 @@ def measure(url: str, menus: Path, data: Path, server: redis.Redis | None) -> li
         before = trips.count
         with trips.counting():
             step()
+            time.sleep(3 * batch_ms / 1000)  # let a batch go out, so commands land on this row
         after_cmds = commands_processed(server) if server else None
         commands = after_cmds - before_cmds - 1 if server else None  # the INFO before
         rows.append((name, trips.count - before, commands))
+    if batch_ms:
+        print(f"  batched event writes (background thread, off the webhooks): {trips.background}")
     return rows
 
 
@@ -126,12 +139,14 @@ def report(rows: list[tuple]) -> bool:
 
 def main() -> int:
     """Start Redis, walk the call, print the counts."""
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-ms", type=float, default=0, help="IVR_EVENT_BATCH_MS for the run")
+    args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp, redis_server() as url:
         menus = menus_open_all_hours(Path(tmp) / "menus")
         server = redis.Redis.from_url(url, decode_responses=True)
-        rows = measure(url, menus, Path(tmp) / "data", server)
+        rows = measure(url, menus, Path(tmp) / "data", server, args.batch_ms)
     return 0 if report(rows) else 1
 
 
