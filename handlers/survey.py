@@ -47,7 +47,7 @@ def _gone(st: SurveyState) -> Response:
 def ask() -> Response:
     """Ask the offer or a question (reached by a Redirect after the agent leg ends)."""
     st, flow = _flow()
-    return _answer(flow.ask(st), flow, st.version) if flow else _gone(st)
+    return _answer(flow.ask(st, caller().hash), flow, st.version) if flow else _gone(st)
 
 
 @bp.post("/key")

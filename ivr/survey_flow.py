@@ -21,7 +21,8 @@ from ivr.writer import Command
 OPT_IN_VAR = "survey"  # an input menu collecting `survey` (1 = yes) records an opt-in at the start
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _HOLDER = re.compile(r"^(queue|transfer):[A-Za-z0-9_-]{1,64}$")
-_AGENT = re.compile(r"^[A-Za-z0-9_.:@+-]{0,64}$")
+_AGENT = re.compile(r"^[A-Za-z0-9_.:@+*-]{0,64}$")  # names, client:ids, masked numbers
+_PATH = re.compile(r"^[A-Za-z0-9_.>-]{0,400}$")
 _TIME = re.compile(r"^[0-9]{1,12}(\.[0-9])?$")
 
 
@@ -38,6 +39,7 @@ class SurveyState:
     attempt: int = 0
     asked: float = 0.0  # when this prompt was issued: orders answers, so late duplicates lose
     offered: float = 0.0
+    path: str = ""  # menus the call went through (language>main>support), recorded with the offer
 
     @property
     def holder_name(self) -> str:
@@ -52,6 +54,8 @@ class SurveyState:
             query["ag"] = self.agent
         if self.attempt:
             query["a"] = str(self.attempt)
+        if self.path:
+            query["p"] = self.path
         return query
 
     @classmethod
@@ -59,15 +63,16 @@ class SurveyState:
         """Parse state from URL parameters; raise BadState when it is not well formed."""
         try:
             values = (args["sv"], args["v"], args["l"], args["h"], args.get("ag", ""))
-            index, attempt = int(args["i"]), int(args.get("a", "0"))
+            index, attempt, path = int(args["i"]), int(args.get("a", "0")), args.get("p", "")
             asked, offered = args["t"], args["o"]
         except (KeyError, ValueError) as exc:
             raise BadState(f"missing or bad survey state in the URL: {exc}") from None
         if not (all(_NAME.match(x) for x in values[:3]) and _HOLDER.match(values[3])
                 and _AGENT.match(values[4]) and _TIME.match(asked) and _TIME.match(offered)
-                and -1 <= index < 100 and 0 <= attempt < 10):
+                and _PATH.match(path) and -1 <= index < 100 and 0 <= attempt < 10):
             raise BadState("survey state in the URL is not valid")
-        return cls(*values, index=index, attempt=attempt, asked=float(asked), offered=float(offered))
+        return cls(*values, index=index, attempt=attempt, asked=float(asked), offered=float(offered),
+                   path=path)
 
     def later(self, now: float, **changes: Any) -> SurveyState:
         """The state for the next prompt, asked strictly after this one (answers stay ordered)."""
@@ -136,20 +141,27 @@ def survey_after_call(rt: Any, ms: MenuSet, state: CallState, holder: Any, who: 
     if seen:
         return None
     now = round(time.time(), 1)
-    fields = {"survey": survey.name, kind: holder.name, "agent": agent or "", "lang": state.lang,
-              "path": path or ">".join(state.stack + (state.node,)), "caller_hash": who.hash,
-              "kinds": survey.kinds}
-    commands = p.store.offered(who.sid, now, fields, holder.name, who.hash, survey.once_per_days)
     st = SurveyState(survey.name, ms.version, state.lang, f"{kind}:{holder.name}",
-                     _AGENT.match(agent or "") and agent or "", asked=now, offered=now)
+                     _AGENT.match(agent or "") and agent or "", asked=now, offered=now,
+                     path=path if _PATH.match(path or "") else "")
     if survey.ask == "at_start":
+        commands = offer_commands(p.store, survey, st, who.sid, who.hash)
         if state.vars.get(OPT_IN_VAR) != "1":
             rt.writer.write(commands + p.store.declined(who.sid, now))
             return None
         rt.writer.write(commands + p.store.started(who.sid, now))
         return Step(lang=state.lang, say=_said(survey.intro, state.lang), redirect=_ask_url(rt, st, 0))
-    rt.writer.write(commands)
+    # The offer webhook records the offer (see SurveyFlow.ask): this webhook stays one round trip.
     return Step(lang=state.lang, redirect=_ask_url(rt, st, -1))
+
+
+def offer_commands(store: SurveyStore, survey: Survey, st: SurveyState, sid: str,
+                   caller_hash: str) -> list[Command]:
+    """Commands opening the response of call `sid` when `survey` is offered (idempotent)."""
+    kind, _, name = st.holder.partition(":")
+    fields = {"survey": survey.name, kind: name, "agent": st.agent, "lang": st.lang,
+              "path": st.path, "caller_hash": caller_hash, "kinds": survey.kinds}
+    return store.offered(sid, st.offered, fields, name, caller_hash, survey.once_per_days)
 
 
 def _lookup_reads(store: SurveyStore, calls: Any, who: Any) -> list[Command]:
@@ -179,7 +191,7 @@ def menus_visited(steps: dict[str, str]) -> str:
 
 def _ask_url(rt: Any, st: SurveyState, index: int) -> str:
     return Urls(rt.config.get("IVR_PUBLIC_URL").rstrip("/")).path("/voice/survey/ask",
-                                                                    replace(st, index=index).to_query())
+                                                                    replace(st, index=index, path=st.path if index < 0 else "").to_query())
 
 
 def _said(prompt: Any, lang: str) -> tuple[Speech, ...]:
@@ -193,8 +205,11 @@ class SurveyFlow:
         self.survey, self.p, self.sid = survey, p, sid
         self.now = round(time.time() if now is None else now, 1)
 
-    def ask(self, st: SurveyState) -> Turn:
-        """Ask the prompt `st` points at again (no writes)."""
+    def ask(self, st: SurveyState, caller_hash: str = "") -> Turn:
+        """Ask the prompt `st` points at; the offer (index -1) also records that it was offered."""
+        if st.index < 0:
+            commands = offer_commands(self.p.store, self.survey, st, self.sid, caller_hash)
+            return Turn(lang=st.lang, commands=tuple(commands), ask=st)
         return Turn(lang=st.lang, ask=st)
 
     def press(self, st: SurveyState, digits: str | None) -> Turn:
@@ -227,7 +242,8 @@ class SurveyFlow:
         store = self.p.store
         if digits and digits[0] == "1":
             return Turn(lang=st.lang, commands=tuple(store.started(self.sid, self.now)),
-                        say=_said(self.survey.intro, st.lang), ask=st.later(self.now, index=0, attempt=0))
+                        say=_said(self.survey.intro, st.lang),
+                        ask=st.later(self.now, index=0, attempt=0, path=""))
         return Turn(lang=st.lang, commands=tuple(store.declined(self.sid, self.now)),
                     say=_said(self.survey.closing, st.lang))
 

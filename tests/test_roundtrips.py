@@ -1,0 +1,86 @@
+"""Each webhook of a whole call costs at most one Redis round trip (what the webhook's thread sends)."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+import pytest
+import redis.connection
+import time_machine
+from phone import Phone
+from test_survey_flow import OPEN, sid_sampled
+
+from ivr.surveys import SurveyStore
+
+
+@pytest.fixture(autouse=True)
+def office_open():
+    with time_machine.travel(OPEN, tick=False):
+        yield
+
+
+class Trips:
+    """Counts packed sends (a pipeline is one) made by the test's own thread."""
+
+    def __init__(self, monkeypatch):
+        self.count = 0
+        original = redis.connection.AbstractConnection.send_packed_command
+        me = threading.current_thread()
+
+        def send(conn, command, check_health=True):
+            if threading.current_thread() is me:
+                self.count += 1
+            return original(conn, command, check_health)
+
+        monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", send)
+
+    @contextmanager
+    def webhook(self, name: str, costs: dict):
+        before = self.count
+        yield
+        costs[name] = self.count - before
+
+
+def test_a_whole_call_costs_at_most_one_round_trip_per_webhook(make_app, redis_client, monkeypatch):
+    app = make_app()
+    Phone(app.test_client(), number="+15550009999").call()  # connections and scripts warmed up
+    phone = Phone(app.test_client(), sid=sid_sampled())
+    trips, costs = Trips(monkeypatch), {}
+    with trips.webhook("incoming", costs):
+        phone.call()
+    for keys in ("1", "2"):
+        with trips.webhook(f"key {keys}", costs):
+            phone.press(keys)
+    with trips.webhook("to queue", costs):
+        enqueue = phone.press("1").first("Enqueue")
+    with trips.webhook("agent answers", costs):
+        phone.post(f"/voice/queue/answered?q={enqueue.text}&agent=alice", {"QueueTime": 30})
+    with trips.webhook("queue done", costs):
+        after = phone.post(enqueue.get("action"), {"QueueResult": "bridged", "QueueTime": 30})
+    with trips.webhook("survey offer", costs):
+        phone.post(after.first("Redirect").text)
+    for name, keys in (("accept", "1"), ("csat", "4"), ("resolved", "1"), ("nps", "10")):
+        with trips.webhook(name, costs):
+            phone.press(keys)
+    with trips.webhook("status", costs):
+        phone.post("/voice/status", {"CallStatus": "completed", "CallDuration": 200})
+    assert max(costs.values()) == 1, costs
+    assert SurveyStore().get(redis_client, phone.sid)["disposition"] == "completed"
+
+
+def test_batched_key_presses_and_a_returning_caller_cost_no_extra_round_trip(make_app, monkeypatch):
+    app = make_app(IVR_EVENT_BATCH_MS=20)
+    Phone(app.test_client(), number="+15550009999").call()
+    first = Phone(app.test_client(), number="+15550001234")
+    first.call()
+    first.press("2")  # Spanish
+    first.press("4")  # operator: a route, remembered for the next call
+    trips, costs = Trips(monkeypatch), {}
+    returning = Phone(app.test_client(), number="+15550001234")
+    with trips.webhook("returning incoming", costs):
+        welcome = returning.call()
+    assert "es-US" in welcome.languages, welcome.text
+    with trips.webhook("key", costs):
+        returning.press("9")  # not a choice on the welcome menu: a navigation-only step
+    assert costs == {"returning incoming": 1, "key": 0}
