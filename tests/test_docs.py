@@ -47,3 +47,16 @@ def test_readme_has_the_two_setup_commands():
     command = "apt-get update && apt-get install -y chromium graphviz && pip install -e '.[test]' && python -m pytest"
     assert command in README
     assert command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_template_and_static_file_ships_in_the_package():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert config["packages"]["find"]["include"] == ["ivr*", "handlers*"]
+    for package in ("ivr", "handlers"):
+        shipped = {f for pattern in config.get("package-data", {}).get(package, [])
+                   for f in (ROOT / package).glob(pattern) if f.is_file()}
+        data = {f for f in (ROOT / package).rglob("*")
+                if f.is_file() and f.suffix not in (".py", ".pyc") and "__pycache__" not in f.parts}
+        assert data - shipped == set(), f"add these to [tool.setuptools.package-data] {package}"
