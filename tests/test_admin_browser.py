@@ -69,6 +69,11 @@ def test_supervisor_flow_in_chromium(site, redis_client, tmp_path):
         assert "Alert CA02:csat acknowledged." in page.locator(".flash").inner_text()
         assert redis_client.hget("ivr:alert:{CA02:csat}", "acknowledged_by") == "alice"
 
+        page.click("nav a:has-text('Menus')")
+        graph = page.locator("#menu-graph svg")
+        assert graph.is_visible() and graph.bounding_box()["width"] > 100
+        assert graph.locator("text", has_text="billing").count() >= 1
+
         page.click("nav a:has-text('Dashboard')")
         apply_filters(page, since="2024-03-04", until="2024-03-06", queue="")
         ARTIFACTS.mkdir(exist_ok=True)

@@ -165,3 +165,24 @@ def test_exports_carry_the_filters_in_every_format(alice):
     assert table[0][0] == "id" and sorted(r[0] for r in table[1:]) == ["RE01", "RE02"]
     assert alice.get(f"/admin/export?{RANGE}&kind=secrets&format=csv").status_code == 400
     assert alice.get(f"/admin/export?{RANGE}&kind=calls&format=pdf").status_code == 400
+
+
+def test_menus_page_draws_the_serving_version_like_ivr_graph(make_app, redis_client):
+    from ivr.graph import build_graph
+    from ivr.graph_render import to_svg
+
+    app = make_app(IVR_ADMIN_USERS=USERS)
+    client = app.test_client()
+    assert client.get("/admin/menus").status_code == 302  # sign-in first
+    sign_in(client, "victor")  # a viewer may look at the drawing
+    html = text(client.get("/admin/menus"))
+    ms = app.extensions["ivr"].menus.current
+    assert f'<code id="menu-version">{ms.version}</code>' in html
+    drawing = re.search(r'<figure id="menu-graph" class="graph">(.*?)</figure>', html, re.S).group(1)
+    svg = ET.fromstring(drawing)
+    assert svg.tag == f"{SVG}svg"
+    expected = ET.fromstring(to_svg(build_graph(ms)))
+    labels = sorted(t.text for t in svg.iter(f"{SVG}text") if t.text)
+    assert labels == sorted(t.text for t in expected.iter(f"{SVG}text") if t.text)
+    assert any("billing" in label.lower() for label in labels)
+    assert 'href="/admin/menus"' in html  # in the navigation

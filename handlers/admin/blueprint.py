@@ -28,7 +28,7 @@ def redis_unreachable(exc: Exception) -> Response:
 
 
 NAV = (("admin.dashboard", "Dashboard"), ("admin.responses", "Responses"), ("admin.alerts", "Alerts"),
-       ("admin.voicemail", "Voicemail"))
+       ("admin.voicemail", "Voicemail"), ("admin.menus", "Menus"))
 
 
 def admin_nav() -> list[tuple[str, str]]:
