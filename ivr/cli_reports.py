@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from ivr.daily import forget_days
 from ivr.export import KINDS, RowStream, rows, write_csv, write_jsonl, write_xlsx
 from ivr.metrics import DIMENSIONS, PERIODS, Filters, Kpis, MetricSettings, breakdown, kpis
 from ivr.redisconn import connect
@@ -147,8 +148,9 @@ def report_command(since: str, until: str, tz: str | None, by: str | None, rebui
     tz = _zone(tz)
     start, end = parse_moment(since, tz), parse_moment(until, tz, end=True)
     settings, client = MetricSettings.from_config(load_config()), _client()
-    if rebuild:
+    if rebuild:  # the dashboard's cached days are built from these hours: drop them too
         forget_rollups(client, start.timestamp(), end.timestamp())
+        forget_days(client)
     offset = start.astimezone(ZoneInfo(tz)).strftime("%z")
     click.echo(f"KPIs from {start.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} to "
                f"{end.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}, time zone {tz} (UTC{offset} at "

@@ -9,7 +9,9 @@ import click
 
 from ivr.alerts import AlertStore
 from ivr.calls import CallStore
+from ivr.daily import forget_days
 from ivr.redisconn import connect
+from ivr.rollup import forget_rollups_before
 from ivr.runtime import resolve_redis_url
 from ivr.settings import load_config
 from ivr.surveys import SurveyStore
@@ -31,7 +33,8 @@ def register(main: click.Group) -> None:
                   help="Delete what was offered before this UTC date (default: older than "
                        "IVR_RETENTION_DAYS).")
     def purge(before: datetime | None) -> None:
-        """Delete call records, voicemail records, survey responses and alerts older than a date."""
+        """Delete call records, voicemail records, survey responses and alerts older than a date
+        (and the cached report figures that counted them)."""
         config = load_config()
         limit = cutoff(before, config.int("IVR_RETENTION_DAYS"))
         client = connect(resolve_redis_url(config))
@@ -39,6 +42,9 @@ def register(main: click.Group) -> None:
         alerts = AlertStore().purge(client, limit)
         calls = CallStore().purge(client, limit)
         messages = VoicemailStore().purge(client, limit)
+        # Cached figures of the purged hours and days would still count what was deleted.
+        forget_rollups_before(client, limit)
+        forget_days(client)
         day = datetime.fromtimestamp(limit, UTC).strftime("%Y-%m-%d %H:%M UTC")
         click.echo(f"deleted {responses} survey response(s), {alerts} alert(s), {calls} call "
                    f"record(s) and {messages} voicemail record(s) from before {day}")

@@ -285,6 +285,19 @@ def _read_hours(client: Any, hours: list[int]) -> list[Cells | None]:
     return out
 
 
+def forget_rollups_before(client: Any, until: float, batch: int = 500) -> int:
+    """Drop every cached hour that starts before `until` (after a purge); returns how many."""
+    removed, keys = 0, []
+    for key in client.scan_iter(match=ROLLUP_KEY.replace("%d", "*"), count=batch):
+        hour = key.rpartition(":")[2]
+        if hour.isdigit() and int(hour) < until:
+            keys.append(key)
+        if len(keys) >= batch:
+            removed += client.delete(*keys)
+            keys = []
+    return removed + (client.delete(*keys) if keys else 0)
+
+
 def forget_rollups(client: Any, since: float, until: float) -> int:
     """Drop the cached hours overlapping [since, until) (after late data); returns how many."""
     hours = range(int(math.floor(since / HOUR) * HOUR), int(until), HOUR)

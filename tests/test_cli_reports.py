@@ -88,3 +88,17 @@ def test_bad_zone_and_dates_are_usage_errors(run):
     assert zone.exit_code == 2 and "unknown time zone" in zone.output
     date = run("export", "calls", "--since", "yesterday")
     assert date.exit_code == 2 and "is not a date" in date.output
+
+
+def test_report_rebuild_drops_the_cached_hours_and_days(run, redis_client):
+    from ivr.daily import DAY_KEY
+    from ivr.rollup import ROLLUP_KEY
+
+    hour = int(T // 3600 * 3600)
+    redis_client.set(ROLLUP_KEY % hour, "stale")
+    redis_client.set(DAY_KEY % "stale-day", "stale")
+    result = run("report", "--since", "2026-03-02", "--until", "2026-03-02", "--tz", "UTC",
+                 "--rebuild")
+    assert result.exit_code == 0, result.output
+    assert redis_client.get(DAY_KEY % "stale-day") is None
+    assert redis_client.get(ROLLUP_KEY % hour) != "stale"  # rebuilt from the records, or gone

@@ -93,6 +93,12 @@ def test_purge_before_a_date_on_the_command_line(store_writer, any_redis_url, mo
         writer.write(CallStore().started(f"CA{n}", T0 + n * DAY, {"lang": "en-US"})
                      + CallStore().step(f"CA{n}", 0, ("menu main",))
                      + VoicemailStore().recorded(f"RE{n}", T0 + n * DAY, {"box": "general"}, n))
+    from ivr.daily import DAY_KEY
+    from ivr.rollup import ROLLUP_KEY
+
+    old_hour, new_hour = int(T0 // 3600 * 3600), int((T0 + 3 * DAY) // 3600 * 3600)
+    for key in (ROLLUP_KEY % old_hour, ROLLUP_KEY % new_hour, DAY_KEY % "2026-01-10"):
+        client.set(key, "cached")
     monkeypatch.setenv("REDIS_URL", any_redis_url)
     result = CliRunner().invoke(main, ["purge", "--before", "2026-01-12"])
     assert result.exit_code == 0, result.output
@@ -106,6 +112,9 @@ def test_purge_before_a_date_on_the_command_line(store_writer, any_redis_url, mo
     assert store.sids(client, 0, T0 + 10 * DAY, "billing") == ["CA2", "CA3"]
     assert [a["id"] for a in alerts.list(client)] == ["CA3:csat", "CA2:csat"]
     assert client.zrange(alerts.OUTBOX, 0, -1) == ["CA2:csat", "CA3:csat"]
+    # cached figures that counted purged data are dropped; later hours stay cached
+    assert client.get(ROLLUP_KEY % old_hour) is None and client.get(DAY_KEY % "2026-01-10") is None
+    assert client.get(ROLLUP_KEY % new_hour) == "cached"
 
 
 def test_purge_without_a_date_uses_the_retention_period(store_writer, any_redis_url, monkeypatch):
