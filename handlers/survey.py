@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 from handlers.security import runtime
 from handlers.twiml import caller, now, twiml, urls, voice_webhook
 from ivr.state import BadState
-from ivr.survey_flow import SurveyFlow, SurveyState, Turn, parts, survey_twiml
+from ivr.survey_flow import SurveyFlow, SurveyState, Turn, holder_of, parts, survey_twiml
 
 bp = Blueprint("survey", __name__, url_prefix="/voice/survey")
 EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -47,7 +47,10 @@ def _gone(st: SurveyState) -> Response:
 def ask() -> Response:
     """Ask the offer or a question (reached by a Redirect after the agent leg ends)."""
     st, flow = _flow()
-    return _answer(flow.ask(st, caller().hash), flow, st.version) if flow else _gone(st)
+    if flow is None:
+        return _gone(st)
+    holder = holder_of(runtime().menus.for_call(st.version), st)
+    return _answer(flow.ask(st, caller().hash, holder), flow, st.version)
 
 
 @bp.post("/key")

@@ -140,6 +140,8 @@ class Queue:
     on_timeout: Action | None = None
     survey: str | None = None
     survey_rate: float = 1.0
+    survey_ask: str | None = None  # overrides the survey's `ask` for this queue
+    survey_once_per_days: int | None = None  # overrides the survey's `once_per_days`
     hours: str | None = None
     closed: Action | None = None
 
@@ -168,6 +170,8 @@ class Transfer:
     on_fail: Action | None = None
     survey: str | None = None
     survey_rate: float = 1.0
+    survey_ask: str | None = None  # overrides the survey's `ask` for this transfer
+    survey_once_per_days: int | None = None  # overrides the survey's `once_per_days`
     hours: str | None = None
     closed: Action | None = None
 

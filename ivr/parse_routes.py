@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ivr.fields import Reader, dtmf_key
+from ivr.fields import Reader, dtmf_key, suggest
 from ivr.model import Queue, Transfer, VoicemailBox, Where
+from ivr.survey_def import ASK_MODES
 
 QUEUE_FIELDS = ("title", "hold_music", "announce_every", "max_wait", "max_size", "leave_key",
-                "voicemail", "on_timeout", "survey", "survey_rate", "hours", "closed")
+                "voicemail", "on_timeout", "survey", "survey_rate", "survey_ask",
+                "survey_once_per_days", "hours", "closed")
 BOX_FIELDS = ("greeting", "max_length", "finish_on", "transcribe")
-TRANSFER_FIELDS = ("to", "timeout", "caller_id", "on_fail", "survey", "survey_rate", "hours", "closed")
+TRANSFER_FIELDS = ("to", "timeout", "caller_id", "on_fail", "survey", "survey_rate", "survey_ask",
+                   "survey_once_per_days", "hours", "closed")
 PHONE_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 SIP_RE = re.compile(r"^sip:[^@\s]+@[^\s]+$")
 
@@ -20,6 +23,20 @@ def _optional_action(reader: Reader, node: Any, key: str, what: str):
     if key not in node:
         return None
     return reader.action(node[key], node.line_of(key), f"'{key}' of {what}")
+
+
+def survey_options(reader: Reader, node: Any, what: str) -> dict[str, Any]:
+    """The survey fields a queue or transfer may set: which survey, sampling, and overrides."""
+    ask = reader.text(node, "survey_ask")
+    if ask is not None and ask not in ASK_MODES:
+        reader.problem(node.line_of("survey_ask"), f"'survey_ask' of {what} must be one of "
+                       f"{', '.join(ASK_MODES)}{suggest(ask, ASK_MODES)}, not {ask!r}")
+        ask = None
+    once = reader.integer(node, "survey_once_per_days", 0, 0, 365) \
+        if "survey_once_per_days" in node else None
+    return {"survey": reader.text(node, "survey"),
+            "survey_rate": reader.number(node, "survey_rate", 1.0, 0, 1),
+            "survey_ask": ask, "survey_once_per_days": once}
 
 
 def parse_queue(reader: Reader, name: str, node: Any, line: int) -> Queue | None:
@@ -44,7 +61,7 @@ def parse_queue(reader: Reader, name: str, node: Any, line: int) -> Queue | None
         max_size=reader.integer(node, "max_size", 100, 1, 1000) if "max_size" in node else None,
         leave_key=leave_key, voicemail=reader.text(node, "voicemail"),
         on_timeout=_optional_action(reader, node, "on_timeout", what),
-        survey=reader.text(node, "survey"), survey_rate=reader.number(node, "survey_rate", 1.0, 0, 1),
+        **survey_options(reader, node, what),
         hours=reader.text(node, "hours"), closed=_optional_action(reader, node, "closed", what),
     )
 
@@ -85,7 +102,7 @@ def parse_transfer(reader: Reader, name: str, node: Any, line: int) -> Transfer 
     return Transfer(
         name=name, where=Where(reader.file, line), to=to,
         timeout=reader.integer(node, "timeout", 20, 5, 120), caller_id=caller_id,
-        on_fail=_optional_action(reader, node, "on_fail", what), survey=reader.text(node, "survey"),
-        survey_rate=reader.number(node, "survey_rate", 1.0, 0, 1), hours=reader.text(node, "hours"),
+        on_fail=_optional_action(reader, node, "on_fail", what), **survey_options(reader, node, what),
+        hours=reader.text(node, "hours"),
         closed=_optional_action(reader, node, "closed", what),
     )

@@ -129,23 +129,24 @@ def survey_after_call(rt: Any, ms: MenuSet, state: CallState, holder: Any, who: 
     `pending` are this webhook's writes not yet sent: they share the survey's first round trip.
     """
     survey = ms.surveys.get(getattr(holder, "survey", None) or "")
+    ask, quiet_days = holder_settings(holder, survey)
     if survey is None or not sampled(who.sid, holder.survey_rate) \
-            or (survey.ask == "at_start" and OPT_IN_VAR not in state.vars):
+            or (ask == "at_start" and OPT_IN_VAR not in state.vars):
         rt.writer.write(pending)
         return None
     kind = "transfer" if isinstance(holder, Transfer) else "queue"
     p = parts(rt)
     path = ">".join(state.stack + (state.node,))
     answers = rt.writer.write_and_read_all(_lookup_reads(p.store, rt.calls, who), pending, None)
-    seen, agent, path = (False, "", path) if answers is None else _looked_up(answers, who, survey)
+    seen, agent, path = (False, "", path) if answers is None else _looked_up(answers, who, quiet_days)
     if seen:
         return None
     now = round(time.time(), 1)
     st = SurveyState(survey.name, ms.version, state.lang, f"{kind}:{holder.name}",
                      _AGENT.match(agent or "") and agent or "", asked=now, offered=now,
                      path=path if _PATH.match(path or "") else "")
-    if survey.ask == "at_start":
-        commands = offer_commands(p.store, survey, st, who.sid, who.hash)
+    if ask == "at_start":
+        commands = offer_commands(p.store, survey, st, who.sid, who.hash, quiet_days)
         if state.vars.get(OPT_IN_VAR) != "1":
             rt.writer.write(commands + p.store.declined(who.sid, now))
             return None
@@ -155,13 +156,29 @@ def survey_after_call(rt: Any, ms: MenuSet, state: CallState, holder: Any, who: 
     return Step(lang=state.lang, redirect=_ask_url(rt, st, -1))
 
 
+def holder_settings(holder: Any, survey: Survey | None) -> tuple[str, int]:
+    """How `survey` is asked and how many days a caller rests after it, for this queue or transfer
+    (its `survey_ask` and `survey_once_per_days` first, then the survey's own)."""
+    if survey is None:
+        return "after_call", 0
+    once = getattr(holder, "survey_once_per_days", None)
+    return (getattr(holder, "survey_ask", None) or survey.ask,
+            survey.once_per_days if once is None else once)
+
+
+def holder_of(ms: MenuSet, st: SurveyState) -> Any:
+    """The queue or transfer a survey state names (None when it is gone from the menus)."""
+    kind, _, name = st.holder.partition(":")
+    return (ms.transfers if kind == "transfer" else ms.queues).get(name)
+
+
 def offer_commands(store: SurveyStore, survey: Survey, st: SurveyState, sid: str,
-                   caller_hash: str) -> list[Command]:
+                   caller_hash: str, quiet_days: int) -> list[Command]:
     """Commands opening the response of call `sid` when `survey` is offered (idempotent)."""
     kind, _, name = st.holder.partition(":")
     fields = {"survey": survey.name, kind: name, "agent": st.agent, "lang": st.lang,
               "path": st.path, "caller_hash": caller_hash, "kinds": survey.kinds}
-    return store.offered(sid, st.offered, fields, name, caller_hash, survey.once_per_days)
+    return store.offered(sid, st.offered, fields, name, caller_hash, quiet_days)
 
 
 def _lookup_reads(store: SurveyStore, calls: Any, who: Any) -> list[Command]:
@@ -172,10 +189,10 @@ def _lookup_reads(store: SurveyStore, calls: Any, who: Any) -> list[Command]:
             Command("HGETALL", calls.path_key(who.sid))]
 
 
-def _looked_up(answers: list[Any], who: Any, survey: Survey) -> tuple[bool, str, str]:
+def _looked_up(answers: list[Any], who: Any, quiet_days: int) -> tuple[bool, str, str]:
     """(surveyed recently, agent, menus visited) from the answers of `_lookup_reads`."""
     last, agent, this_call, steps = answers
-    recent = bool(last and who.hash) and time.time() - float(last) < survey.once_per_days * 86400
+    recent = bool(last and who.hash) and time.time() - float(last) < quiet_days * 86400
     return recent and not this_call, agent or "", menus_visited(steps or {})
 
 
@@ -205,10 +222,12 @@ class SurveyFlow:
         self.survey, self.p, self.sid = survey, p, sid
         self.now = round(time.time() if now is None else now, 1)
 
-    def ask(self, st: SurveyState, caller_hash: str = "") -> Turn:
-        """Ask the prompt `st` points at; the offer (index -1) also records that it was offered."""
+    def ask(self, st: SurveyState, caller_hash: str = "", holder: Any = None) -> Turn:
+        """Ask the prompt `st` points at; the offer (index -1) also records that it was offered
+        (`holder`: the queue or transfer named in `st`, for its survey settings)."""
         if st.index < 0:
-            commands = offer_commands(self.p.store, self.survey, st, self.sid, caller_hash)
+            quiet_days = holder_settings(holder, self.survey)[1]
+            commands = offer_commands(self.p.store, self.survey, st, self.sid, caller_hash, quiet_days)
             return Turn(lang=st.lang, commands=tuple(commands), ask=st)
         return Turn(lang=st.lang, ask=st)
 

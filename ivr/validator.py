@@ -188,6 +188,10 @@ def _named_references(ms: MenuSet, known: _Declared) -> Iterator[Problem]:
         if survey and survey not in known.surveys:
             yield Problem(item.where.file, item.where.line, f"{what} names survey '{survey}', "
                           f"which does not exist{suggest(survey, ms.surveys)}")
+        elif survey and getattr(item, "survey_ask", None) == "after_call" \
+                and survey in ms.surveys and ms.surveys[survey].offer is None:
+            yield Problem(item.where.file, item.where.line, f"{what} offers survey '{survey}' after "
+                          "the call (survey_ask), but the survey has no 'offer' prompt: add one")
     for queue in ms.queues.values():
         if queue.voicemail and queue.voicemail not in known.voicemail:
             yield Problem(queue.where.file, queue.where.line, f"queue '{queue.name}' names voicemail box "

@@ -145,3 +145,52 @@ def test_survey_after_a_completed_transfer(make_app, menus_dir, redis_client):
     assert redis_client.zrange("ivr:surveys:queue:operator", 0, -1) == [phone.sid]
     alert = redis_client.hgetall(f"ivr:alert:{{{phone.sid}:csat}}")
     assert (alert["queue"], alert["score"]) == ("operator", "2")
+
+
+def test_a_queue_overrides_how_often_a_caller_is_surveyed(make_app, menus_dir, redis_client):
+    # support asks the same caller again at once (the survey itself rests 30 days)
+    edit(menus_dir / "routing.yaml", "    survey: csat\n    survey_rate: 30%\n  orders:",
+         "    survey: csat\n    survey_rate: 30%\n    survey_once_per_days: 0\n  orders:")
+    client = make_app(IVR_RETURNING_HOURS=0).test_client()
+    first, second = (Phone(client, sid=sid_sampled()) for _ in range(2))
+    for phone in (first, second):
+        after = bridge(phone, to_support(phone))
+        assert after.first("Redirect").text.startswith("/voice/survey/ask?"), after.text
+        phone.post(after.first("Redirect").text)
+        assert response(redis_client, phone)["disposition"] == "offered"
+
+
+def test_a_queue_can_ask_at_the_start_a_survey_asked_after_the_call(make_app, menus_dir, redis_client):
+    (menus_dir / "optin.yaml").write_text(OPT_IN_MENU)
+    edit(menus_dir / "line.yaml", "start: language", "start: survey_optin")
+    edit(menus_dir / "routing.yaml", "    survey: csat\n    survey_rate: 30%\n  orders:",
+         "    survey: csat\n    survey_rate: 30%\n    survey_ask: at_start\n  orders:")
+    phone = Phone(make_app().test_client(), sid=sid_sampled())
+    assert "To take a short survey after your call, press 1" in phone.call().speech
+    phone.press("2")  # no survey, thanks
+    phone.press("1")
+    phone.press("2")
+    after = bridge(phone, phone.press("1").first("Enqueue"))
+    assert after.said == ["Thank you for calling. Goodbye."] and not after.has("Redirect")
+    assert response(redis_client, phone)["disposition"] == "declined"
+
+
+def test_survey_overrides_are_checked(tmp_path):
+    import shutil
+
+    from appfixtures import ROOT
+
+    from ivr.loader import check_menus
+
+    menus = tmp_path / "menus"
+    shutil.copytree(ROOT / "menus", menus)
+    edit(menus / "routing.yaml", "    survey: csat\n    survey_rate: 30%\n  orders:",
+         "    survey: csat\n    survey_rate: 30%\n    survey_ask: later\n    survey_once_per_days: -1\n  orders:")
+    _, problems = check_menus(menus, ROOT / "recordings")
+    messages = [str(p) for p in problems if p.is_error]
+    text = (menus / "routing.yaml").read_text().splitlines()
+    ask_line = next(i for i, line in enumerate(text, 1) if "survey_ask: later" in line)
+    assert f"{menus / 'routing.yaml'}:{ask_line}: 'survey_ask' of queue 'support' must be one of " \
+           "after_call, at_start, not 'later'" in messages
+    assert f"{menus / 'routing.yaml'}:{ask_line + 1}: 'survey_once_per_days' must be a whole number " \
+           "from 0 to 365, not -1" in messages
