@@ -408,3 +408,37 @@ def test_privacy_setting_hides_the_whole_number(make_app, redis_client):
     record = CallStore().get(redis_client, phone.sid)
     assert record["caller"] == "+1**********"
     assert not any("4567" in value for name, value in record.items() if name != "caller_hash")
+
+
+def test_recorded_prompts_are_played(make_app, menus_dir):
+    main = menus_dir / "main.yaml"
+    text = main.read_text()
+    start = text.index("  support:\n    title: Technical support\n    prompt:\n")
+    end = text.index("    options:", start)
+    main.write_text(text[:start] + "  support:\n    title: Technical support\n    prompt:\n"
+                    "      en-US: {play: recordings/hold.wav}\n"
+                    "      es-US: {play: \"https://media.example.com/soporte.mp3\"}\n" + text[end:])
+    for key, url in (("1", "/recordings/hold.wav"), ("2", "https://media.example.com/soporte.mp3")):
+        phone = Phone(make_app().test_client(), number=f"+1555000000{key}")
+        phone.call()
+        phone.press(key)
+        support = phone.press("2")
+        gather = support.first("Gather")
+        assert [p.text for p in gather.iter("Play")] == [url] and not support.said
+    served = make_app().test_client().get("/recordings/hold.wav")
+    assert served.status_code == 200 and served.data[:4] == b"RIFF"
+
+
+def test_an_unexpected_error_is_logged_with_the_call_sid(phone, monkeypatch, caplog):
+    from ivr import navigator
+
+    def broken(self, state, digits):
+        raise RuntimeError("boom")
+
+    phone.call()
+    monkeypatch.setattr(navigator.Navigator, "press", broken)
+    with caplog.at_level("ERROR", logger="ivr.voice"):
+        phone.press("1")
+    failures = [r for r in caplog.records if r.name == "ivr.voice" and r.levelname == "ERROR"]
+    assert failures and phone.sid in failures[0].getMessage()
+    assert failures[0].exc_info and "boom" in str(failures[0].exc_info[1])

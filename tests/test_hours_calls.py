@@ -158,3 +158,44 @@ def test_ivr_check_reports_schedule_mistakes_as_file_and_line(menus_dir):
     for message in expected:
         assert any(line.startswith(message) for line in out), (message, result.output)
     assert out[-1].endswith("error(s), 0 warning(s): the menus would not be loaded")
+
+
+def _edit(path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_a_whole_line_closed_on_a_holiday_goes_to_voicemail(make_app, menus_dir, redis_client):
+    _edit(menus_dir / "line.yaml", "  main: main               # where",
+          "  hours: office\n  closed:\n    say: {en-US: We are closed today., es-US: Hoy estamos cerrados.}\n"
+          "    then: {voicemail: general}\n  main: main               # where")
+    phone = Phone(make_app().test_client())
+    with time_machine.travel(local("2026-12-25 10:00"), tick=False):  # Christmas: the line is closed
+        closed = phone.call()
+    assert closed.said[0] == "We are closed today." and closed.has("Record")
+    assert "box=general" in closed.first("Record").get("action")
+    assert "closed line" in " ".join(redis_client.hvals(f"ivr:call:{{{phone.sid}}}:path"))
+    with time_machine.travel(local("2026-12-22 10:00"), tick=False):  # a Tuesday morning: open
+        other = Phone(make_app().test_client(), number="+15557654321")
+        assert other.call().first("Gather").get("action").startswith("/voice/menu?n=language")
+
+
+def test_a_single_menu_option_with_hours(make_app, menus_dir):
+    _edit(menus_dir / "main.yaml", "      9: {voicemail: general, label: Leave a message}",
+          "      9: {voicemail: general, label: Leave a message, hours: office,\n"
+          "          closed: {say: {en-US: Messages are taken in office hours., "
+          "es-US: Los mensajes se toman en horario de oficina.}, then: repeat}}")
+    app = make_app()
+    for when, expect_record, number in (("2026-12-22 10:00", True, "+15550000001"),
+                                        ("2026-12-25 10:00", False, "+15550000002")):
+        phone = Phone(app.test_client(), number=number)
+        with time_machine.travel(local(when), tick=False):
+            phone.call()
+            phone.press("1")
+            answer = phone.press("9")
+        if expect_record:
+            assert answer.has("Record"), answer.text
+        else:  # closed: the message, then the main menu again (repeat)
+            assert answer.said[0] == "Messages are taken in office hours." and not answer.has("Record")
+            assert answer.first("Gather").get("action").startswith("/voice/menu?n=main")

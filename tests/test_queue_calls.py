@@ -164,3 +164,18 @@ def test_hang_up_while_waiting_is_abandoned_in_the_queue(phone, redis_client):
     fields = record(redis_client, phone)
     assert (fields["abandoned"], fields["queue_result"], fields["queue_time"]) == ("queue", "hangup", "42")
     assert (fields["status"], fields["duration"]) == ("completed", "70")
+
+
+def test_a_redirected_queue_call_answers_nothing_more(phone, redis_client):
+    enqueue = enter_billing(phone)
+    done = phone.post(enqueue.get("action"), {"QueueResult": "redirected", "QueueTime": 12})
+    assert done.status == 200 and done.verbs == []  # the call is already elsewhere
+    assert record(redis_client, phone)["queue_result"] == "redirected"
+
+
+def test_a_queue_error_still_gives_the_caller_the_timeout_action(phone, redis_client):
+    enqueue = enter_billing(phone)
+    done = phone.post(enqueue.get("action"), {"QueueResult": "error", "QueueTime": 0})
+    assert done.said and done.has("Record")  # an apology-like message, then billing's voicemail
+    assert "box=billing" in done.first("Record").get("action")
+    assert record(redis_client, phone)["queue_result"] == "error"
