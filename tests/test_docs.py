@@ -35,6 +35,15 @@ def test_readme_menu_example_passes_ivr_check(tmp_path):
     (tmp_path / "line.yaml").write_text(example, encoding="utf-8")
     menuset, problems = check_menus(tmp_path / "line.yaml", ROOT / "recordings")
     assert menuset is not None, [str(p) for p in problems]
+    more = README.split("The other constructs, added to that line")[1].split("```yaml")[1].split("```")[0]
+    (tmp_path / "more.yaml").write_text(more, encoding="utf-8")
+    (tmp_path / "line.yaml").write_text(example.replace(
+        '      9: {voicemail: general}', '      9: {voicemail: general}\n'
+        '      3: {menu: order_status}\n      0: {transfer: operator}'), encoding="utf-8")
+    menuset, problems = check_menus(tmp_path, ROOT / "recordings")
+    assert menuset is not None and not [p for p in problems if p.is_error], [str(p) for p in problems]
+    assert set(menuset.transfers) == {"operator"} and set(menuset.schedules) == {"office"}
+    assert set(menuset.surveys) == {"csat"} and menuset.menus["order_status"].collect is not None
 
 
 def test_readme_links_resolve():
