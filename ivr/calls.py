@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ivr import scripts
+from ivr.simulated import is_simulated
 from ivr.writer import Command
 
 # KEYS[1] call hash; ARGV ended time. Keeps the first end time, and marks a call that was sent to
@@ -41,9 +42,11 @@ class CallStore:
 
     def started(self, sid: str, at: float, fields: dict[str, Any]) -> list[Command]:
         """Commands recording a call's start (a repeated webhook keeps the first start time)."""
-        return [Command.script("call_started", self.key(sid), (),
-                               (repr(at), self.retention_seconds, *_flat(fields))),
-                Command("ZADD", self.BY_TIME, ("NX", repr(at), sid))]
+        commands = [Command.script("call_started", self.key(sid), (),
+                                   (repr(at), self.retention_seconds, *_flat(fields)))]
+        if not is_simulated(sid):  # a simulated call keeps its record but is never reported
+            commands.append(Command("ZADD", self.BY_TIME, ("NX", repr(at), sid)))
+        return commands
 
     def step(self, sid: str, step: int, trail: tuple[str, ...], fields: dict[str, Any] | None = None) -> list[Command]:
         """Commands recording one navigation step (idempotent; fields never go back to an older step)."""

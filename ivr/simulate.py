@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from twilio.request_validator import RequestValidator
 
+from ivr.simulated import new_sid
+
 #: Verbs that wait for the caller or the other side before the call goes on.
 BLOCKING = ("Gather", "Enqueue", "Record", "Dial")
 #: What the other side of a transfer can do, as Twilio reports it in DialCallStatus.
@@ -110,7 +112,7 @@ class SimulatedCall:
         self.transport, self.base = transport, base.rstrip("/") + "/"
         self.validator = RequestValidator(token)
         self.number = number or "+1555" + str(secrets.randbelow(10**7)).zfill(7)
-        self.to, self.sid = to, "CA" + secrets.token_hex(16)
+        self.to, self.sid = to, new_sid()  # recorded, never counted in reports
         self.listen = listen
         self.turns: list[Turn] = []
         self.destinations: list[str] = []

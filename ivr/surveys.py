@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ivr import scripts
+from ivr.simulated import is_simulated
 from ivr.writer import Command
 
 DISPOSITIONS = ("offered", "declined", "no_input", "partial", "completed")
@@ -139,9 +140,11 @@ class SurveyStore:
                     Command("HSETNX", key, ("o", offer)),
                     Command("HSETNX", key, ("s", "o,,,")),
                     Command("HSET", key, flat),
-                    Command("EXPIRE", key, (self.retention_seconds,)),
-                    Command("ZADD", self.BY_TIME, ("NX", offer, sid)),
-                    Command("ZADD", self.BY_QUEUE % holder, ("NX", offer, sid))]
+                    Command("EXPIRE", key, (self.retention_seconds,))]
+        if is_simulated(sid):  # answered in the simulator: kept, never reported nor resting the caller
+            return commands
+        commands += [Command("ZADD", self.BY_TIME, ("NX", offer, sid)),
+                     Command("ZADD", self.BY_QUEUE % holder, ("NX", offer, sid))]
         if caller_hash and quiet_days:
             commands.append(Command("SET", self.SURVEYED % caller_hash, (stamp(at), "EX", quiet_days * 86400)))
         return commands

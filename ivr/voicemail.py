@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ivr.simulated import is_simulated
 from ivr.writer import Command
 
 STATUSES = ("new", "heard", "handled")
@@ -33,6 +34,8 @@ class VoicemailStore:
                     Command("HSETNX", key, ("status", status)),
                     Command("HSETNX", key, ("at", repr(at))),
                     Command("EXPIRE", key, (self.retention_seconds,))]
+        if is_simulated(fields.get("call_sid")):  # kept for the simulator, never listed for staff
+            return commands
         index = self.INDEX if duration > 0 else self.EMPTY
         return commands + [Command("ZADD", index, ("NX", repr(at), rid))]
 
