@@ -19,6 +19,7 @@ ACTION_KINDS = ("menu", "language", "say", "queue", "voicemail", "transfer", *KE
 ACTION_MODIFIERS = ("then", "hours", "closed", "label")
 _ACTION_KIND_SET = frozenset(ACTION_KINDS)
 _ACTION_MODIFIER_SET = frozenset(ACTION_MODIFIERS)
+_TARGET_KINDS = frozenset(("menu", "language", "queue", "voicemail", "transfer"))
 
 
 def suggest(word: str, choices: Any) -> str:
@@ -156,7 +157,7 @@ class Reader:
         """A prompt: a text per declared language, or one recording for all languages."""
         if isinstance(raw, str) and len(self.languages) == 1:
             raw_map: dict = {self.languages[0]: raw}
-        elif isinstance(raw, YDict) and set(raw) == {"play"}:
+        elif isinstance(raw, YDict) and len(raw) == 1 and "play" in raw:
             speech = self.speech(raw, line, what)
             return Prompt(MappingProxyType({lang: speech for lang in self.languages})) if speech else None
         elif isinstance(raw, YDict):
@@ -170,7 +171,11 @@ class Reader:
 
     def _prompt_by_lang(self, raw: dict, line: int, what: str) -> Prompt | None:
         by_lang: dict[str, Speech] = {}
+        languages = self.languages
         for lang, value in raw.items():
+            if type(value) is str and lang in languages:  # the usual plain text
+                by_lang[lang] = Speech(text=value.strip())
+                continue
             key_line = raw.line_of(lang) if isinstance(raw, YDict) else line
             if lang not in self.languages:
                 self.problem(key_line, f"{what} has text for '{lang}', which is not a declared "
@@ -196,6 +201,10 @@ class Reader:
     # -- actions ---------------------------------------------------------------------------
     def action(self, raw: Any, line: int, what: str) -> Action | None:
         """An action: a keyword (`repeat`, `back`, `main`, `hangup`), a menu name, or a mapping."""
+        if type(raw) is YDict and len(raw) == 1:  # the usual {menu: billing}, built without checks
+            for kind, target in raw.items():
+                if kind in _TARGET_KINDS and type(target) is str:
+                    return Action(kind=kind, target=target, where=Where(self.file, raw.key_lines[kind]))
         if isinstance(raw, str):
             word = raw.strip()
             if word in KEYWORD_ACTIONS:
@@ -224,7 +233,7 @@ class Reader:
         target, message = None, None
         if kind == "say":
             message = self.prompt(raw["say"], where.line, f"message in {what}")
-        elif kind in ("menu", "language", "queue", "voicemail", "transfer"):
+        elif kind in _TARGET_KINDS:
             target = self.text(raw, kind)
         if len(raw) == 1 and kind != "say":  # the usual {menu: billing}
             return Action(kind=kind, target=target, where=where)
