@@ -20,7 +20,6 @@ class Graph:
     def __init__(self, ms: MenuSet):
         self.ms = ms
         self.edges: dict[str, list[tuple[str, bool, Where]]] = {}
-        self.parents: dict[str, set[str]] = {}
 
     def add(self, src: str, action: Action | None, automatic: bool) -> None:
         """Add the edges of `action` leaving `src`."""
@@ -29,22 +28,25 @@ class Graph:
 
     def add_all(self, src: str, actions: Iterable[Action], automatic: bool) -> None:
         """Add the edges of each of `actions` leaving `src` (one call per menu: this is hot)."""
-        edges = self.edges.get(src)
-        from_menu = src.startswith("menu:")
+        append = None
         for action in actions:
-            if edges is None:
-                edges = self.edges[src] = []
+            if append is None:
+                append = self.edges.setdefault(src, []).append
             if action.closed is None and action.kind in _LEADS_TO_TARGET:  # the usual case
-                found = [(f"{action.kind}:{action.target}", action.where)]
+                append((f"{action.kind}:{action.target}", automatic, action.where))
             else:
-                found = self.targets(action)
-            for dst, where in found:
-                edges.append((dst, automatic, where))
-                if from_menu and dst.startswith("menu:"):
-                    parents = self.parents.get(dst)
-                    if parents is None:
-                        parents = self.parents[dst] = set()
-                    parents.add(src)
+                for dst, where in self.targets(action):
+                    append((dst, automatic, where))
+
+    def menu_parents(self) -> dict[str, set[str]]:
+        """The menus with an edge to each menu."""
+        parents: dict[str, set[str]] = {}
+        for src, edges in self.edges.items():
+            if src.startswith("menu:"):
+                for dst, _, _ in edges:
+                    if dst.startswith("menu:"):
+                        parents.setdefault(dst, set()).add(src)
+        return parents
 
     def targets(self, action: Action | None) -> list[tuple[str, Where]]:
         """Every node `action` may lead to (both sides of a schedule)."""
@@ -94,10 +96,11 @@ def build_graph(ms: MenuSet) -> Graph:
         graph.add(f"transfer:{transfer.name}", transfer.on_fail or Action(kind="hangup"), True)
         graph.add(f"transfer:{transfer.name}", transfer.closed, True)
     # `back` as a fallback may return to any parent: treat it as an automatic edge to each.
-    for menu in ms.menus.values():
-        if menu.fallback.kind == "back":
-            for parent in graph.parents.get(f"menu:{menu.id}", ()):
-                graph.edges.setdefault(f"menu:{menu.id}", []).append((parent, True, menu.fallback.where))
+    backs = [menu for menu in ms.menus.values() if menu.fallback.kind == "back"]
+    parents = graph.menu_parents() if backs else {}
+    for menu in backs:
+        for parent in parents.get(f"menu:{menu.id}", ()):
+            graph.edges.setdefault(f"menu:{menu.id}", []).append((parent, True, menu.fallback.where))
     return graph
 
 
@@ -121,8 +124,11 @@ class _Declared:
         self.languages = set(ms.languages)
 
 
-def _all_actions(ms: MenuSet) -> list[tuple[Action, tuple[str, ...]]]:
-    """Every action with, for messages, its place as a format and its arguments (see `_what`)."""
+def _actions_to_check(ms: MenuSet, tables: dict[str, set[str]]) -> list[tuple[Action, tuple[str, ...]]]:
+    """Every action with, for messages, its place as a format and its arguments (see `_what`).
+
+    Plain options (one step to a target that exists) cannot have a problem and are left out.
+    """
     found: list[tuple[Action, tuple[str, ...]]] = []
 
     def walk(action: Action | None, what: tuple[str, ...]) -> None:
@@ -136,6 +142,10 @@ def _all_actions(ms: MenuSet) -> list[tuple[Action, tuple[str, ...]]]:
     walk(ms.line.closed, ("line",))
     for menu in ms.menus.values():
         for key, action in menu.options.items():
+            if action.then is None and action.closed is None and not action.hours and action.kind != "repeat":
+                table = tables.get(action.kind)
+                if table is None or action.target in table:
+                    continue
             walk(action, ("option {} of menu '{}'", key, menu.id))
         for branch in menu.branches:
             walk(branch.action, ("a branch of menu '{}'", menu.id))
@@ -155,7 +165,7 @@ def _what(place: tuple[str, ...]) -> str:
 def _references(ms: MenuSet, known: _Declared) -> Iterator[Problem]:
     tables = {"menu": known.menus, "queue": known.queues, "voicemail": known.voicemail,
               "transfer": known.transfers, "language": known.languages}
-    for action, place in _all_actions(ms):
+    for action, place in _actions_to_check(ms, tables):
         table = tables.get(action.kind)
         if table is not None and action.target not in table:
             kind = "voicemail box" if action.kind == "voicemail" else action.kind
