@@ -19,6 +19,7 @@ ACTION_KINDS = ("menu", "language", "say", "queue", "voicemail", "transfer", *KE
 ACTION_MODIFIERS = ("then", "hours", "closed", "label")
 _ACTION_KIND_SET = frozenset(ACTION_KINDS)
 _ACTION_MODIFIER_SET = frozenset(ACTION_MODIFIERS)
+_FIELD_SETS: dict[tuple[str, ...], frozenset[str]] = {}  # allowed fields, as sets
 _TARGET_KINDS = frozenset(("menu", "language", "queue", "voicemail", "transfer"))
 
 
@@ -71,8 +72,13 @@ class Reader:
         if not isinstance(node, YDict):
             self.problem(line, f"{what} must be a mapping of fields ({', '.join(allowed)})")
             return None
+        known = _FIELD_SETS.get(allowed)
+        if known is None:
+            known = _FIELD_SETS[allowed] = frozenset(allowed)
+        if known.issuperset(node):
+            return node
         for key in node:
-            if key not in allowed:
+            if key not in known:
                 self.problem(node.line_of(key), f"unknown field '{key}' in {what}"
                              f"{suggest(key, allowed)}; allowed fields: {', '.join(allowed)}")
         return node

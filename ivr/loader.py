@@ -246,7 +246,10 @@ def _assemble(sections: dict, sources: dict[str, str], recordings: Path,
     readers: dict[str, Reader] = {}
 
     def reader_for(file: str) -> Reader:
-        return readers.setdefault(file, Reader(file, list(langs), recordings, problems))
+        reader = readers.get(file)
+        if reader is None:
+            reader = readers[file] = Reader(file, list(langs), recordings, problems)
+        return reader
 
     messages = _messages(named["messages"], reader_for, list(langs), problems)
     defaults = _builtin_defaults(messages)

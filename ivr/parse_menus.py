@@ -75,13 +75,15 @@ def parse_menu(reader: Reader, menu_id: str, node: Any, line: int, defaults: Def
         fallback = reader.action(node["fallback"], node.line_of("fallback"), f"fallback of {what}") or fallback
     return Menu(
         id=menu_id, prompt=prompt or Prompt(MappingProxyType({})), short_prompt=short,
-        options=MappingProxyType(options), timeout=reader.integer(node, "timeout", defaults.timeout, 1, 60),
-        attempts=reader.integer(node, "attempts", defaults.attempts, 1, 10),
+        options=MappingProxyType(options),
+        timeout=reader.integer(node, "timeout", defaults.timeout, 1, 60) if "timeout" in node else defaults.timeout,
+        attempts=reader.integer(node, "attempts", defaults.attempts, 1, 10) if "attempts" in node
+        else defaults.attempts,
         no_input=_prompts(reader, node, "no_input", defaults.no_input),
         invalid=_prompts(reader, node, "invalid", defaults.invalid),
         fallback=fallback, where=Where(reader.file, line), title=reader.text(node, "title"),
         collect=collect, branches=tuple(branches), otherwise=otherwise,
-        all_languages=reader.flag(node, "all_languages", False),
+        all_languages=reader.flag(node, "all_languages", False) if "all_languages" in node else False,
     )
 
 
@@ -105,8 +107,9 @@ def _options(reader: Reader, node: YDict, what: str) -> dict[str, Action]:
         reader.problem(node.line_of("options"), f"options of {what} must be a mapping of key: action")
         return {}
     options: dict[str, Action] = {}
+    key_lines = raw.key_lines
     for raw_key, value in raw.items():
-        key_line = raw.line_of(raw_key)
+        key_line = key_lines[raw_key]
         key = dtmf_key(raw_key)
         if key is None:
             reader.problem(key_line, f"invalid key {raw_key!r} in {what}: a caller can only press "
