@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 
 from ivr.fields import suggest
@@ -20,6 +20,7 @@ class Graph:
     def __init__(self, ms: MenuSet):
         self.ms = ms
         self.edges: dict[str, list[tuple[str, bool, Where]]] = {}
+        self._targets: dict[int, list[tuple[str, Where]]] = {}  # by id: the MenuSet keeps the actions alive
 
     def add(self, src: str, action: Action | None, automatic: bool) -> None:
         """Add the edges of `action` leaving `src`."""
@@ -34,9 +35,12 @@ class Graph:
                 append = self.edges.setdefault(src, []).append
             if action.closed is None and action.kind in _LEADS_TO_TARGET:  # the usual case
                 append((f"{action.kind}:{action.target}", automatic, action.where))
-            else:
-                for dst, where in self.targets(action):
-                    append((dst, automatic, where))
+                continue
+            found = self._targets.get(id(action))  # a shared action (the default fallback) is walked once
+            if found is None:
+                found = self._targets[id(action)] = self.targets(action)
+            for dst, where in found:
+                append((dst, automatic, where))
 
     def menu_parents(self) -> dict[str, set[str]]:
         """The menus with an edge to each menu."""
@@ -140,6 +144,7 @@ def _actions_to_check(ms: MenuSet, tables: dict[str, set[str]]) -> list[tuple[Ac
                 walk(action.closed, what)
 
     walk(ms.line.closed, ("line",))
+    shared_fallback = _clean_fallback(ms, tables)
     for menu in ms.menus.values():
         for key, action in menu.options.items():
             if action.then is None and action.closed is None and not action.hours and action.kind != "repeat":
@@ -150,11 +155,25 @@ def _actions_to_check(ms: MenuSet, tables: dict[str, set[str]]) -> list[tuple[Ac
         for branch in menu.branches:
             walk(branch.action, ("a branch of menu '{}'", menu.id))
         walk(menu.otherwise, ("otherwise of menu '{}'", menu.id))
-        walk(menu.fallback, ("fallback of menu '{}'", menu.id))
+        if menu.fallback is not shared_fallback:
+            walk(menu.fallback, ("fallback of menu '{}'", menu.id))
     for item in (*ms.queues.values(), *ms.transfers.values()):
         for attr in ("on_timeout", "on_fail", "closed"):
             walk(getattr(item, attr, None), ("{} of '{}'", attr, item.name))
     return found
+
+
+def _clean_fallback(ms: MenuSet, tables: dict[str, set[str]]) -> Action | None:
+    """The fallback most menus share (the default one) when no step of it can have a problem."""
+    menu = next(iter(ms.menus.values()), None)
+    action = fallback = menu.fallback if menu else None
+    while action is not None:
+        table = tables.get(action.kind)
+        if action.closed is not None or action.hours or action.kind == "repeat" or \
+                (table is not None and action.target not in table):
+            return None
+        action = action.then
+    return fallback
 
 
 def _what(place: tuple[str, ...]) -> str:
@@ -256,10 +275,10 @@ def _automatic_loops(graph: Graph) -> Iterator[Problem]:
 def _leading_to_exit(graph: Graph) -> set[str]:
     """Every node from which some path reaches an exit, in one backward walk (linear, not per menu)."""
     exits = ("end", "queue:", "voicemail:", "transfer:")
-    sources: dict[str, list[str]] = {}
+    sources: defaultdict[str, list[str]] = defaultdict(list)
     for src, edges in graph.edges.items():
         for dst, _, _ in edges:
-            sources.setdefault(dst, []).append(src)
+            sources[dst].append(src)
     seen = {n for n in (*graph.edges, *sources) if n.startswith(exits)}
     todo = deque(seen)
     while todo:
@@ -288,12 +307,14 @@ def _warnings(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
                           f"options; callers remember at most {MAX_OPTIONS}: consider a submenu", "warning")
     depth = {f"menu:{ms.line.start}": 0}
     todo = deque([f"menu:{ms.line.start}"])
+    edges, popleft, append = graph.edges, todo.popleft, todo.append
     while todo:
-        node = todo.popleft()
-        for dst, auto, _ in graph.edges.get(node, ()):
-            if dst.startswith("menu:") and dst not in depth:
-                depth[dst] = depth[node] + (0 if auto else 1)
-                todo.append(dst)
+        node = popleft()
+        here = depth[node]
+        for dst, auto, _ in edges.get(node, ()):
+            if dst not in depth and dst.startswith("menu:"):
+                depth[dst] = here if auto else here + 1
+                append(dst)
     for node, level in depth.items():
         menu = ms.menus.get(node[5:])
         if menu and level > MAX_DEPTH:
