@@ -20,6 +20,7 @@ ACTION_MODIFIERS = ("then", "hours", "closed", "label")
 _ACTION_KIND_SET = frozenset(ACTION_KINDS)
 _ACTION_MODIFIER_SET = frozenset(ACTION_MODIFIERS)
 _FIELD_SETS: dict[tuple[str, ...], frozenset[str]] = {}  # allowed fields, as sets
+_KEYWORD_SET = frozenset(KEYWORD_ACTIONS)
 _TARGET_KINDS = frozenset(("menu", "language", "queue", "voicemail", "transfer"))
 
 
@@ -205,12 +206,25 @@ class Reader:
         return tuple(p for p in prompts if p) or None
 
     # -- actions ---------------------------------------------------------------------------
-    def action(self, raw: Any, line: int, what: str) -> Action | None:
-        """An action: a keyword (`repeat`, `back`, `main`, `hangup`), a menu name, or a mapping."""
-        if type(raw) is YDict and len(raw) == 1:  # the usual {menu: billing}, built without checks
+    def plain_action(self, raw: Any, line: int) -> Action | None:
+        """The usual action, which cannot be wrong: a word, or `{kind: name}`; None for anything else."""
+        # positional, as quicker: Action(kind, target, message, then, hours, closed, label, where)
+        if type(raw) is str:
+            word = raw.strip()
+            if word in _KEYWORD_SET:
+                return Action(word, None, None, None, None, None, None, Where(self.file, line))
+            return Action("menu", word, None, None, None, None, None, Where(self.file, line))
+        if type(raw) is YDict and len(raw) == 1:
             for kind, target in raw.items():
                 if kind in _TARGET_KINDS and type(target) is str:
-                    return Action(kind=kind, target=target, where=Where(self.file, raw.key_lines[kind]))
+                    return Action(kind, target, None, None, None, None, None, Where(self.file, raw.key_lines[kind]))
+        return None
+
+    def action(self, raw: Any, line: int, what: str) -> Action | None:
+        """An action: a keyword (`repeat`, `back`, `main`, `hangup`), a menu name, or a mapping."""
+        plain = self.plain_action(raw, line)
+        if plain is not None:
+            return plain
         if isinstance(raw, str):
             word = raw.strip()
             if word in KEYWORD_ACTIONS:

@@ -118,7 +118,7 @@ def _options(reader: Reader, node: YDict, what: str) -> dict[str, Action]:
         if key in options:
             reader.problem(key_line, f"key {key} is given twice in {what}")
             continue
-        action = reader.action(value, key_line, f"option {key} of {what}")
+        action = reader.plain_action(value, key_line) or reader.action(value, key_line, f"option {key} of {what}")
         if action:
             options[key] = action
     return options
