@@ -155,33 +155,35 @@ def read_lines(text: str) -> Any:
         if not parsed:
             continue
         indent, dash, key, kind, content = parsed
-        if pending is not None:
-            if indent > top_indent or (dash and indent == top_indent):
-                top[pending] = child = new_ylist(number) if dash else new_ydict(number)
+        if indent != top_indent or dash or pending is not None or type(top) is not YDict:
+            # anything but one more key of the open mapping: a block opens, closes or starts a list item
+            if pending is not None:
+                if indent > top_indent or (dash and indent == top_indent):
+                    top[pending] = child = new_ylist(number) if dash else new_ydict(number)
+                    stack.append((top_indent, top))
+                    top_indent, top = indent, child
+                pending = None
+            while indent < top_indent or (indent == top_indent and not dash and type(top) is YList):
+                if not stack:
+                    raise NotPlainYaml("content after the document")
+                top_indent, top = stack.pop()
+            if top is None:
+                root = top = new_ylist(number) if dash else new_ydict(number)
+                top_indent = indent
+            elif indent != top_indent:
+                raise NotPlainYaml("indentation")
+            if type(top) is YList:
+                if not dash:
+                    raise NotPlainYaml("not a list item")
+                top.item_lines.append(number)
+                if key is _NO_KEY:
+                    top.append(content if kind == _SCALAR else _made(kind, content, number))
+                    continue
+                top.append(item := new_ydict(number))
                 stack.append((top_indent, top))
-                top_indent, top = indent, child
-            pending = None
-        while indent < top_indent or (indent == top_indent and not dash and type(top) is YList):
-            if not stack:
-                raise NotPlainYaml("content after the document")
-            top_indent, top = stack.pop()
-        if top is None:
-            root = top = new_ylist(number) if dash else new_ydict(number)
-            top_indent = indent
-        elif indent != top_indent:
-            raise NotPlainYaml("indentation")
-        if type(top) is YList:
-            if not dash:
-                raise NotPlainYaml("not a list item")
-            top.item_lines.append(number)
-            if key is _NO_KEY:
-                top.append(content if kind == _SCALAR else _made(kind, content, number))
-                continue
-            top.append(item := new_ydict(number))
-            stack.append((top_indent, top))
-            top_indent, top = indent + dash, item
-        elif dash or key is _NO_KEY:
-            raise NotPlainYaml("not a key")
+                top_indent, top = indent + dash, item
+            elif dash or key is _NO_KEY:
+                raise NotPlainYaml("not a key")
         if key in top:
             raise NotPlainYaml("duplicate key")
         top.key_lines[key] = number
