@@ -15,11 +15,16 @@ END = "end"
 
 
 class Graph:
-    """Where each node can lead: caller-driven edges and automatic ones (taken without a key)."""
+    """Where each node can lead: caller-driven edges and automatic ones (taken without a key).
+
+    Every node with edges has at least one automatic edge (a fallback, on_timeout or on_fail), so
+    `automatic` lists every source, in the order they were added.
+    """
 
     def __init__(self, ms: MenuSet):
         self.ms = ms
-        self.edges: dict[str, list[tuple[str, bool, Where]]] = {}
+        self.caller: dict[str, list[str]] = {}  # src -> nodes a key press leads to
+        self.automatic: dict[str, list[tuple[str, Where]]] = {}  # src -> (node, where it is said)
         self._targets: dict[int, list[tuple[str, Where]]] = {}  # by id: the MenuSet keeps the actions alive
 
     def add(self, src: str, action: Action | None, automatic: bool) -> None:
@@ -29,25 +34,29 @@ class Graph:
 
     def add_all(self, src: str, actions: Iterable[Action], automatic: bool) -> None:
         """Add the edges of each of `actions` leaving `src` (one call per menu: this is hot)."""
-        append = None
+        into: list | None = None
         for action in actions:
-            if append is None:
-                append = self.edges.setdefault(src, []).append
+            if into is None:
+                into = (self.automatic if automatic else self.caller).setdefault(src, [])
             if action.closed is None and action.kind in _LEADS_TO_TARGET:  # the usual case
-                append((f"{action.kind}:{action.target}", automatic, action.where))
+                dst = f"{action.kind}:{action.target}"
+                into.append((dst, action.where) if automatic else dst)
                 continue
             found = self._targets.get(id(action))  # a shared action (the default fallback) is walked once
             if found is None:
                 found = self._targets[id(action)] = self.targets(action)
-            for dst, where in found:
-                append((dst, automatic, where))
+            into += found if automatic else [dst for dst, _ in found]
+
+    def edges(self, src: str) -> list[str]:
+        """Every node `src` leads to: caller-driven first, then automatic."""
+        return [*self.caller.get(src, ()), *(dst for dst, _ in self.automatic.get(src, ()))]
 
     def menu_parents(self) -> dict[str, set[str]]:
         """The menus with an edge to each menu."""
         parents: dict[str, set[str]] = {}
-        for src, edges in self.edges.items():
+        for src in self.automatic:
             if src.startswith("menu:"):
-                for dst, _, _ in edges:
+                for dst in self.edges(src):
                     if dst.startswith("menu:"):
                         parents.setdefault(dst, set()).add(src)
         return parents
@@ -104,7 +113,7 @@ def build_graph(ms: MenuSet) -> Graph:
     parents = graph.menu_parents() if backs else {}
     for menu in backs:
         for parent in parents.get(f"menu:{menu.id}", ()):
-            graph.edges.setdefault(f"menu:{menu.id}", []).append((parent, True, menu.fallback.where))
+            graph.automatic.setdefault(f"menu:{menu.id}", []).append((parent, menu.fallback.where))
     return graph
 
 
@@ -225,9 +234,15 @@ def _named_references(ms: MenuSet, known: _Declared) -> Iterator[Problem]:
 
 def _reachable(graph: Graph, start: str, automatic_only: bool = False) -> set[str]:
     seen, todo = {start}, deque([start])
+    caller, automatic = ({} if automatic_only else graph.caller), graph.automatic
     while todo:
-        for dst, auto, _ in graph.edges.get(todo.popleft(), ()):
-            if dst not in seen and (auto or not automatic_only):
+        node = todo.popleft()
+        for dst in caller.get(node, ()):
+            if dst not in seen:
+                seen.add(dst)
+                todo.append(dst)
+        for dst, _ in automatic.get(node, ()):
+            if dst not in seen:
                 seen.add(dst)
                 todo.append(dst)
     return seen
@@ -253,9 +268,7 @@ def _automatic_loops(graph: Graph) -> Iterator[Problem]:
 
     def visit(node: str, path: list[str]) -> Iterator[Problem]:
         state[node] = 1
-        for dst, auto, where in graph.edges.get(node, ()):
-            if not auto:
-                continue
+        for dst, where in graph.automatic.get(node, ()):
             if state.get(dst) == 1 and dst not in reported:
                 reported.add(dst)
                 cycle = path[path.index(dst):] + [dst] if dst in path else [node, dst]
@@ -267,7 +280,7 @@ def _automatic_loops(graph: Graph) -> Iterator[Problem]:
                 yield from visit(dst, path + [dst])
         state[node] = 2
 
-    for node in list(graph.edges):
+    for node in list(graph.automatic):
         if node not in state:
             yield from visit(node, [node])
 
@@ -276,10 +289,13 @@ def _leading_to_exit(graph: Graph) -> set[str]:
     """Every node from which some path reaches an exit, in one backward walk (linear, not per menu)."""
     exits = ("end", "queue:", "voicemail:", "transfer:")
     sources: defaultdict[str, list[str]] = defaultdict(list)
-    for src, edges in graph.edges.items():
-        for dst, _, _ in edges:
+    for src, dsts in graph.caller.items():
+        for dst in dsts:
             sources[dst].append(src)
-    seen = {n for n in (*graph.edges, *sources) if n.startswith(exits)}
+    for src, edges in graph.automatic.items():
+        for dst, _ in edges:
+            sources[dst].append(src)
+    seen = {n for n in (*graph.automatic, *sources) if n.startswith(exits)}
     todo = deque(seen)
     while todo:
         for src in sources.get(todo.popleft(), ()):
@@ -307,13 +323,17 @@ def _warnings(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
                           f"options; callers remember at most {MAX_OPTIONS}: consider a submenu", "warning")
     depth = {f"menu:{ms.line.start}": 0}
     todo = deque([f"menu:{ms.line.start}"])
-    edges, popleft, append = graph.edges, todo.popleft, todo.append
-    while todo:
+    caller, automatic, popleft, append = graph.caller, graph.automatic, todo.popleft, todo.append
+    while todo:  # a menu's caller-driven edges come before its automatic ones, as they were added
         node = popleft()
         here = depth[node]
-        for dst, auto, _ in edges.get(node, ()):
+        for dst in caller.get(node, ()):
             if dst not in depth and dst.startswith("menu:"):
-                depth[dst] = here if auto else here + 1
+                depth[dst] = here + 1
+                append(dst)
+        for dst, _ in automatic.get(node, ()):
+            if dst not in depth and dst.startswith("menu:"):
+                depth[dst] = here
                 append(dst)
     for node, level in depth.items():
         menu = ms.menus.get(node[5:])
