@@ -54,10 +54,10 @@ def _prompts(reader: Reader, node: YDict, key: str, default: tuple[Prompt, ...])
 
 def parse_menu(reader: Reader, menu_id: str, node: Any, line: int, defaults: Defaults) -> Menu | None:
     """Read one menu or input node."""
-    node = reader.mapping(node, f"menu '{menu_id}'", line, MENU_FIELDS)
+    what = f"menu '{menu_id}'"
+    node = reader.mapping(node, what, line, MENU_FIELDS)
     if node is None:
         return None
-    what = f"menu '{menu_id}'"
     prompt = None
     if "prompt" not in node:
         reader.problem(line, f"{what} has no prompt: add `prompt:` with a text per language")
@@ -68,7 +68,7 @@ def parse_menu(reader: Reader, menu_id: str, node: Any, line: int, defaults: Def
         short = reader.prompt(node["short_prompt"], node.line_of("short_prompt"), f"short_prompt of {what}")
     collect = _collect(reader, node, what) if "collect" in node else None
     options = _options(reader, node, what)
-    branches, otherwise = _branches(reader, node, what)
+    branches, otherwise = _branches(reader, node, what) if "branches" in node or "otherwise" in node else ([], None)
     _check_shape(reader, node, what, collect, options, branches, otherwise)
     fallback = defaults.fallback
     if "fallback" in node:
@@ -82,7 +82,7 @@ def parse_menu(reader: Reader, menu_id: str, node: Any, line: int, defaults: Def
         no_input=_prompts(reader, node, "no_input", defaults.no_input),
         invalid=_prompts(reader, node, "invalid", defaults.invalid),
         fallback=fallback, where=Where(reader.file, line), title=reader.text(node, "title"),
-        collect=collect, branches=tuple(branches), otherwise=otherwise,
+        collect=collect, branches=tuple(branches) if branches else (), otherwise=otherwise,
         all_languages=reader.flag(node, "all_languages", False) if "all_languages" in node else False,
     )
 

@@ -26,6 +26,7 @@ class Graph:
         self.caller: dict[str, list[str]] = {}  # src -> nodes a key press leads to
         self.automatic: dict[str, list[tuple[str, Where]]] = {}  # src -> (node, where it is said)
         self._targets: dict[int, list[tuple[str, Where]]] = {}  # by id: the MenuSet keeps the actions alive
+        self.main = f"menu:{ms.line.main}"
 
     def add(self, src: str, action: Action | None, automatic: bool) -> None:
         """Add the edges of `action` leaving `src`."""
@@ -38,10 +39,15 @@ class Graph:
         for action in actions:
             if into is None:
                 into = (self.automatic if automatic else self.caller).setdefault(src, [])
-            if action.closed is None and action.kind in _LEADS_TO_TARGET:  # the usual case
-                dst = f"{action.kind}:{action.target}"
-                into.append((dst, action.where) if automatic else dst)
-                continue
+            if action.closed is None:  # the usual cases, as `targets` finds them
+                kind = action.kind
+                if kind in _LEADS_TO_TARGET:
+                    dst = f"{kind}:{action.target}"
+                    into.append((dst, action.where) if automatic else dst)
+                    continue
+                if kind == "main" or kind == "back":
+                    into.append((self.main, action.where) if automatic else self.main)
+                    continue
             found = self._targets.get(id(action))  # a shared action (the default fallback) is walked once
             if found is None:
                 found = self._targets[id(action)] = self.targets(action)
