@@ -37,13 +37,14 @@ def _dtmf_key(raw: Any) -> str | None:
     return key if key in DTMF_KEYS else None
 
 
-_DTMF_BY_WORD = {raw: _dtmf_key(raw) for raw in (*DTMF_KEYS, *KEY_ALIASES, *range(10))}
+#: Option keys as written (`1`, `"*"`, `star`...) and their DTMF character, for `dtmf_key` and hot loops.
+DTMF_BY_WORD = {raw: _dtmf_key(raw) for raw in (*DTMF_KEYS, *KEY_ALIASES, *range(10))}
 
 
 def dtmf_key(raw: Any) -> str | None:
     """Normalise an option key (`1`, `"*"`, `star`) to its DTMF character, or None if invalid."""
     if type(raw) is int or type(raw) is str:  # bool and 1.0 hash like 1: never look them up
-        key = _DTMF_BY_WORD.get(raw)
+        key = DTMF_BY_WORD.get(raw)
         if key is not None:
             return key
     return _dtmf_key(raw)
@@ -181,7 +182,7 @@ class Reader:
         languages = self.languages
         for lang, value in raw.items():
             if type(value) is str and lang in languages:  # the usual plain text
-                by_lang[lang] = Speech(text=value.strip())
+                by_lang[lang] = Speech(value.strip())  # positional: Speech(text, play, lang)
                 continue
             key_line = raw.line_of(lang) if isinstance(raw, YDict) else line
             if lang not in self.languages:
@@ -191,7 +192,7 @@ class Reader:
             speech = self.speech(value, key_line, f"{what} ({lang})")
             if speech:
                 by_lang[lang] = speech
-        missing = [lang for lang in self.languages if lang not in raw]
+        missing = [] if raw.keys() >= set(languages) else [lang for lang in languages if lang not in raw]
         if missing:
             self.problem(line, f"{what} is missing its text in {', '.join(missing)}: "
                          "every prompt must be given in every declared language")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ivr.fields import Reader, dtmf_key
+from ivr.fields import DTMF_BY_WORD, Reader, dtmf_key
 from ivr.model import Action, Branch, Collect, Menu, Prompt, Where
 from ivr.yamlsrc import YDict, YList
 
@@ -107,10 +107,12 @@ def _options(reader: Reader, node: YDict, what: str) -> dict[str, Action]:
         reader.problem(node.line_of("options"), f"options of {what} must be a mapping of key: action")
         return {}
     options: dict[str, Action] = {}
-    key_lines = raw.key_lines
+    key_lines, plain_action = raw.key_lines, reader.plain_action
     for raw_key, value in raw.items():
         key_line = key_lines[raw_key]
-        key = dtmf_key(raw_key)
+        key = DTMF_BY_WORD.get(raw_key) if type(raw_key) is int or type(raw_key) is str else None
+        if key is None:
+            key = dtmf_key(raw_key)  # the general rules (a bool or 1.0 hashes like 1: never looked up)
         if key is None:
             reader.problem(key_line, f"invalid key {raw_key!r} in {what}: a caller can only press "
                            "one of 0-9, * and # (write \"*\" and \"#\" in quotes, or star and pound)")
@@ -118,7 +120,7 @@ def _options(reader: Reader, node: YDict, what: str) -> dict[str, Action]:
         if key in options:
             reader.problem(key_line, f"key {key} is given twice in {what}")
             continue
-        action = reader.plain_action(value, key_line) or reader.action(value, key_line, f"option {key} of {what}")
+        action = plain_action(value, key_line) or reader.action(value, key_line, f"option {key} of {what}")
         if action:
             options[key] = action
     return options
