@@ -77,7 +77,7 @@ def build_menuset(sources: dict[str, str], recordings: Path,
     reset_caches()
     with _gc_paused():
         menuset = _load(sources, recordings, problems)
-    problems = sorted(set(problems), key=_problem_order)
+    problems = _sorted_unique(problems)
     if any(p.is_error for p in problems):
         return None, problems
     return menuset, problems
@@ -96,9 +96,10 @@ def _load(sources: dict[str, str], recordings: Path, problems: list[Problem]) ->
     return menuset
 
 
-def _problem_order(problem: Problem) -> tuple[str, int, str, str]:
-    """Problem's own ordering, as one key per problem (thousands of warnings sort in C)."""
-    return problem.file, problem.line, problem.message, problem.severity
+def _sorted_unique(problems: list[Problem]) -> list[Problem]:
+    """Problems without repeats, in Problem order: keyed by their fields, so hashed and sorted in C."""
+    by_fields = {(p.file, p.line, p.message, p.severity): p for p in problems}
+    return [by_fields[fields] for fields in sorted(by_fields)]
 
 
 @contextmanager

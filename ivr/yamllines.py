@@ -14,7 +14,8 @@ from typing import Any
 
 from ivr.yamlsrc import CACHES, NotPlainYaml, YDict, YList, new_ydict, new_ylist, plain_scalar
 
-_UNSAFE = re.compile("[^\n -~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# Only these characters (one run of them: quicker than searching for any other one).
+_SAFE = re.compile("[\n -~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*")
 _KEY = r"""[A-Za-z0-9_][\w.\-]{0,200}|"[^"\\]*"|'(?:[^']|'')*'"""
 _LINE = re.compile(rf"( *)(-(?: +|$))?(?:({_KEY}):(?: +|$))?(.*)")
 _QUOTED = re.compile(r"""(?:"([^"\\]*)"|'((?:[^']|'')*)')(?: *| +#.*)""")
@@ -141,7 +142,7 @@ def _made(kind: int, content: Any, line: int) -> Any:
 
 def read_lines(text: str) -> Any:
     """The data of a plain block-style YAML text, or NotPlainYaml when it is not one."""
-    if _UNSAFE.search(text):
+    if _SAFE.fullmatch(text) is None:
         raise NotPlainYaml("character outside the fast subset")
     root = top = pending = None  # top: the innermost open block; pending: its key awaiting a value
     top_indent, stack = -1, []  # stack: the blocks around top, as (indent, YDict or YList)
