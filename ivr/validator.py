@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
+from functools import partial
 
 from ivr.fields import suggest
 from ivr.model import Action, MenuSet, Where
@@ -149,15 +150,7 @@ def _actions_to_check(ms: MenuSet, tables: dict[str, set[str]]) -> list[tuple[Ac
     Plain options (one step to a target that exists) cannot have a problem and are left out.
     """
     found: list[tuple[Action, tuple[str, ...]]] = []
-
-    def walk(action: Action | None, what: tuple[str, ...]) -> None:
-        if action is not None:
-            found.append((action, what))
-            if action.then is not None:
-                walk(action.then, what)
-            if action.closed is not None:
-                walk(action.closed, what)
-
+    walk = partial(_walk, found)
     walk(ms.line.closed, ("line",))
     shared_fallback = _clean_fallback(ms, tables)
     for menu in ms.menus.values():
@@ -176,6 +169,16 @@ def _actions_to_check(ms: MenuSet, tables: dict[str, set[str]]) -> list[tuple[Ac
         for attr in ("on_timeout", "on_fail", "closed"):
             walk(getattr(item, attr, None), ("{} of '{}'", attr, item.name))
     return found
+
+
+def _walk(found: list[tuple[Action, tuple[str, ...]]], action: Action | None, what: tuple[str, ...]) -> None:
+    """Add `action` and the actions it leads on to (then, closed) to `found`."""
+    if action is not None:
+        found.append((action, what))
+        if action.then is not None:
+            _walk(found, action.then, what)
+        if action.closed is not None:
+            _walk(found, action.closed, what)
 
 
 def _clean_fallback(ms: MenuSet, tables: dict[str, set[str]]) -> Action | None:
@@ -271,24 +274,30 @@ def _automatic_loops(graph: Graph) -> Iterator[Problem]:
     """Cycles made only of automatic edges: a silent caller would go round them forever."""
     state: dict[str, int] = {}
     reported: set[str] = set()
-
-    def visit(node: str, path: list[str]) -> Iterator[Problem]:
-        state[node] = 1
-        for dst, where in graph.automatic.get(node, ()):
-            if state.get(dst) == 1 and dst not in reported:
-                reported.add(dst)
-                cycle = path[path.index(dst):] + [dst] if dst in path else [node, dst]
-                yield Problem(where.file, where.line, "endless loop without caller input: "
-                              + " -> ".join(cycle) + "; a caller who presses nothing would go "
-                              "round forever. Make one fallback, on_timeout or on_fail end the "
-                              "call (a goodbye, voicemail or hangup)")
-            elif dst not in state:
-                yield from visit(dst, path + [dst])
-        state[node] = 2
-
     for node in list(graph.automatic):
         if node not in state:
-            yield from visit(node, [node])
+            yield from _loops_from(graph, node, [node], state, reported)
+
+
+def _loops_from(graph: Graph, node: str, path: list[str], state: dict[str, int],
+                reported: set[str]) -> Iterator[Problem]:
+    """The automatic loops found walking on from `node` (depth first; `state` 1 = on the path, 2 = done).
+
+    A module function, not a closure: a recursive closure is a reference cycle that would keep the
+    MenuSet alive until a full collection (see loader._gc_paused).
+    """
+    state[node] = 1
+    for dst, where in graph.automatic.get(node, ()):
+        if state.get(dst) == 1 and dst not in reported:
+            reported.add(dst)
+            cycle = path[path.index(dst):] + [dst] if dst in path else [node, dst]
+            yield Problem(where.file, where.line, "endless loop without caller input: "
+                          + " -> ".join(cycle) + "; a caller who presses nothing would go "
+                          "round forever. Make one fallback, on_timeout or on_fail end the "
+                          "call (a goodbye, voicemail or hangup)")
+        elif dst not in state:
+            yield from _loops_from(graph, dst, path + [dst], state, reported)
+    state[node] = 2
 
 
 def _leading_to_exit(graph: Graph) -> set[str]:
