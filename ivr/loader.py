@@ -262,11 +262,11 @@ def _assemble(sections: dict, sources: dict[str, str], recordings: Path,
                "voicemail": parse_box, "transfers": parse_transfer, "schedules": _parse_schedule,
                "surveys": _parse_survey}
     for section, parse in parsers.items():
-        parts[section] = {}
+        what, made = section.rstrip("s"), parts.setdefault(section, {})
         for name, (file, body, line) in named[section].items():
-            reader = reader_for(file)
-            if reader.name(name, line, section.rstrip("s")) and (item := parse(reader, name, body, line)):
-                parts[section][name] = item
+            reader = readers.get(file) or reader_for(file)
+            if reader.name(name, line, what) and (item := parse(reader, name, body, line)):
+                made[name] = item
     return MenuSet(
         version=content_version(sources), languages=MappingProxyType(langs),
         line=_line(single, reader_for, problems), messages=MappingProxyType(messages),
