@@ -19,9 +19,11 @@ def _fast_init(cls: T) -> T:
     """Replace the generated `__init__` (one `object.__setattr__` call per field) by item stores into `__dict__`."""
     params, items = [], []
     env: dict[str, Any] = {}
+    if hasattr(cls, "__post_init__"):
+        return cls  # not needed by the model: keep the generated __init__
     for f in fields(cls):
-        if f.default_factory is not MISSING or not f.init:
-            return cls  # not needed by the model: keep the generated __init__
+        if f.default_factory is not MISSING or not f.init or f.kw_only:
+            return cls
         if f.default is MISSING:
             params.append(f.name)
         else:

@@ -109,7 +109,8 @@ def _gc_paused() -> Iterator[None]:
     A large load allocates hundreds of thousands of objects that all stay alive; without this the
     collector walks them over and over (a third of the load time for 5,000 menus). Afterwards they
     go straight to the oldest generation (freeze + unfreeze), as if they had survived the young
-    collections, rather than being walked once more by each of them.
+    collections, rather than being walked once more by each of them. So a load must make no
+    reference cycles: cyclic garbage would wait for a full collection (tests/test_load_memory.py).
     """
     was_enabled = gc.isenabled()
     gc.disable()

@@ -281,11 +281,9 @@ def _automatic_loops(graph: Graph) -> Iterator[Problem]:
 
 def _loops_from(graph: Graph, node: str, path: list[str], state: dict[str, int],
                 reported: set[str]) -> Iterator[Problem]:
-    """The automatic loops found walking on from `node` (depth first; `state` 1 = on the path, 2 = done).
-
-    A module function, not a closure: a recursive closure is a reference cycle that would keep the
-    MenuSet alive until a full collection (see loader._gc_paused).
-    """
+    """The automatic loops found walking on from `node` (depth first; `state` 1 = on the path, 2 = done)."""
+    # A module function, not a closure: a recursive closure is a reference cycle, which would keep
+    # the MenuSet alive until a full collection (see loader._gc_paused).
     state[node] = 1
     for dst, where in graph.automatic.get(node, ()):
         if state.get(dst) == 1 and dst not in reported:
