@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import shutil
 import sys
@@ -124,6 +125,7 @@ def bench_load(folder: Path) -> bool:
 
 def bench_reload_check(folder: Path, seconds: float) -> bool:
     """Time MenuRegistry.current (default 1 s check interval) against one os.stat per request."""
+    logging.getLogger("ivr.menus").setLevel(logging.ERROR)  # not thousands of "levels deep" warnings
     registry = MenuRegistry(folder, ROOT / "recordings")
     ours, calls = per_call(lambda: registry.current, seconds)
     one_check = best_of(registry.maybe_reload, repeat=20) * 1e6

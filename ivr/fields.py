@@ -19,6 +19,9 @@ ACTION_KINDS = ("menu", "language", "say", "queue", "voicemail", "transfer", *KE
 ACTION_MODIFIERS = ("then", "hours", "closed", "label")
 _ACTION_KIND_SET = frozenset(ACTION_KINDS)
 _ACTION_MODIFIER_SET = frozenset(ACTION_MODIFIERS)
+_FIELD_SETS: dict[tuple[str, ...], frozenset[str]] = {}  # allowed fields, as sets
+_KEYWORD_SET = frozenset(KEYWORD_ACTIONS)
+_TARGET_KINDS = frozenset(("menu", "language", "queue", "voicemail", "transfer"))
 
 
 def suggest(word: str, choices: Any) -> str:
@@ -34,13 +37,14 @@ def _dtmf_key(raw: Any) -> str | None:
     return key if key in DTMF_KEYS else None
 
 
-_DTMF_BY_WORD = {raw: _dtmf_key(raw) for raw in (*DTMF_KEYS, *KEY_ALIASES, *range(10))}
+#: Option keys as written (`1`, `"*"`, `star`...) and their DTMF character, for `dtmf_key` and hot loops.
+DTMF_BY_WORD = {raw: _dtmf_key(raw) for raw in (*DTMF_KEYS, *KEY_ALIASES, *range(10))}
 
 
 def dtmf_key(raw: Any) -> str | None:
     """Normalise an option key (`1`, `"*"`, `star`) to its DTMF character, or None if invalid."""
     if type(raw) is int or type(raw) is str:  # bool and 1.0 hash like 1: never look them up
-        key = _DTMF_BY_WORD.get(raw)
+        key = DTMF_BY_WORD.get(raw)
         if key is not None:
             return key
     return _dtmf_key(raw)
@@ -70,8 +74,13 @@ class Reader:
         if not isinstance(node, YDict):
             self.problem(line, f"{what} must be a mapping of fields ({', '.join(allowed)})")
             return None
+        known = _FIELD_SETS.get(allowed)
+        if known is None:
+            known = _FIELD_SETS[allowed] = frozenset(allowed)
+        if known.issuperset(node):
+            return node
         for key in node:
-            if key not in allowed:
+            if key not in known:
                 self.problem(node.line_of(key), f"unknown field '{key}' in {what}"
                              f"{suggest(key, allowed)}; allowed fields: {', '.join(allowed)}")
         return node
@@ -156,7 +165,7 @@ class Reader:
         """A prompt: a text per declared language, or one recording for all languages."""
         if isinstance(raw, str) and len(self.languages) == 1:
             raw_map: dict = {self.languages[0]: raw}
-        elif isinstance(raw, YDict) and set(raw) == {"play"}:
+        elif isinstance(raw, YDict) and len(raw) == 1 and "play" in raw:
             speech = self.speech(raw, line, what)
             return Prompt(MappingProxyType({lang: speech for lang in self.languages})) if speech else None
         elif isinstance(raw, YDict):
@@ -170,7 +179,11 @@ class Reader:
 
     def _prompt_by_lang(self, raw: dict, line: int, what: str) -> Prompt | None:
         by_lang: dict[str, Speech] = {}
+        languages = self.languages
         for lang, value in raw.items():
+            if type(value) is str and lang in languages:  # the usual plain text
+                by_lang[lang] = Speech(value.strip())  # positional: Speech(text, play, lang)
+                continue
             key_line = raw.line_of(lang) if isinstance(raw, YDict) else line
             if lang not in self.languages:
                 self.problem(key_line, f"{what} has text for '{lang}', which is not a declared "
@@ -179,7 +192,7 @@ class Reader:
             speech = self.speech(value, key_line, f"{what} ({lang})")
             if speech:
                 by_lang[lang] = speech
-        missing = [lang for lang in self.languages if lang not in raw]
+        missing = [] if raw.keys() >= set(languages) else [lang for lang in languages if lang not in raw]
         if missing:
             self.problem(line, f"{what} is missing its text in {', '.join(missing)}: "
                          "every prompt must be given in every declared language")
@@ -194,8 +207,25 @@ class Reader:
         return tuple(p for p in prompts if p) or None
 
     # -- actions ---------------------------------------------------------------------------
+    def plain_action(self, raw: Any, line: int) -> Action | None:
+        """The usual action, which cannot be wrong: a word, or `{kind: name}`; None for anything else."""
+        # positional, as quicker: Action(kind, target, message, then, hours, closed, label, where)
+        if type(raw) is str:
+            word = raw.strip()
+            if word in _KEYWORD_SET:
+                return Action(word, None, None, None, None, None, None, Where(self.file, line))
+            return Action("menu", word, None, None, None, None, None, Where(self.file, line))
+        if type(raw) is YDict and len(raw) == 1:
+            for kind, target in raw.items():
+                if kind in _TARGET_KINDS and type(target) is str:
+                    return Action(kind, target, None, None, None, None, None, Where(self.file, raw.key_lines[kind]))
+        return None
+
     def action(self, raw: Any, line: int, what: str) -> Action | None:
         """An action: a keyword (`repeat`, `back`, `main`, `hangup`), a menu name, or a mapping."""
+        plain = self.plain_action(raw, line)
+        if plain is not None:
+            return plain
         if isinstance(raw, str):
             word = raw.strip()
             if word in KEYWORD_ACTIONS:
@@ -224,7 +254,7 @@ class Reader:
         target, message = None, None
         if kind == "say":
             message = self.prompt(raw["say"], where.line, f"message in {what}")
-        elif kind in ("menu", "language", "queue", "voicemail", "transfer"):
+        elif kind in _TARGET_KINDS:
             target = self.text(raw, kind)
         if len(raw) == 1 and kind != "say":  # the usual {menu: billing}
             return Action(kind=kind, target=target, where=where)

@@ -73,26 +73,33 @@ def check_menus(path: Path, recordings: Path | None = None) -> tuple[MenuSet | N
 def build_menuset(sources: dict[str, str], recordings: Path,
                   problems: list[Problem] | None = None) -> tuple[MenuSet | None, list[Problem]]:
     """Parse and validate menu sources (file name -> YAML text)."""
-    from ivr.validator import validate
-
     problems = list(problems or [])
     reset_caches()
     with _gc_paused():
-        docs = _parse_documents(sources, problems)
-        sections = _merge_sections(docs, problems)
-        menuset = _assemble(sections, sources, recordings, problems)
-        if menuset is not None:
-            declared = {section: set(entries) for section, entries in sections["named"].items()}
-            problems.extend(validate(menuset, declared))
-    problems = sorted(set(problems), key=_problem_order)
+        menuset = _load(sources, recordings, problems)
+    problems = _sorted_unique(problems)
     if any(p.is_error for p in problems):
         return None, problems
     return menuset, problems
 
 
-def _problem_order(problem: Problem) -> tuple[str, int, str, str]:
-    """Problem's own ordering, as one key per problem (thousands of warnings sort in C)."""
-    return problem.file, problem.line, problem.message, problem.severity
+def _load(sources: dict[str, str], recordings: Path, problems: list[Problem]) -> MenuSet | None:
+    """Read, build and validate; the YAML data dies on return, before the collector runs again."""
+    from ivr.validator import validate
+
+    docs = _parse_documents(sources, problems)
+    sections = _merge_sections(docs, problems)
+    menuset = _assemble(sections, sources, recordings, problems)
+    if menuset is not None:
+        declared = {section: set(entries) for section, entries in sections["named"].items()}
+        problems.extend(validate(menuset, declared))
+    return menuset
+
+
+def _sorted_unique(problems: list[Problem]) -> list[Problem]:
+    """Problems without repeats, in Problem order: keyed by their fields, so hashed and sorted in C."""
+    by_fields = {(p.file, p.line, p.message, p.severity): p for p in problems}
+    return [by_fields[fields] for fields in sorted(by_fields)]
 
 
 @contextmanager
@@ -100,13 +107,19 @@ def _gc_paused() -> Iterator[None]:
     """Hold off the cycle collector while a load builds its (acyclic) objects.
 
     A large load allocates hundreds of thousands of objects that all stay alive; without this the
-    collector walks them over and over (a third of the load time for 5,000 menus).
+    collector walks them over and over (a third of the load time for 5,000 menus). Afterwards they
+    go straight to the oldest generation (freeze + unfreeze), as if they had survived the young
+    collections, rather than being walked once more by each of them. So a load must make no
+    reference cycles: cyclic garbage would wait for a full collection (tests/test_load_memory.py).
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if gc.get_freeze_count() == 0:  # nobody else froze objects (a pre-fork server may)
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()
 
@@ -235,7 +248,10 @@ def _assemble(sections: dict, sources: dict[str, str], recordings: Path,
     readers: dict[str, Reader] = {}
 
     def reader_for(file: str) -> Reader:
-        return readers.setdefault(file, Reader(file, list(langs), recordings, problems))
+        reader = readers.get(file)
+        if reader is None:
+            reader = readers[file] = Reader(file, list(langs), recordings, problems)
+        return reader
 
     messages = _messages(named["messages"], reader_for, list(langs), problems)
     defaults = _builtin_defaults(messages)
@@ -247,11 +263,11 @@ def _assemble(sections: dict, sources: dict[str, str], recordings: Path,
                "voicemail": parse_box, "transfers": parse_transfer, "schedules": _parse_schedule,
                "surveys": _parse_survey}
     for section, parse in parsers.items():
-        parts[section] = {}
+        what, made = section.rstrip("s"), parts.setdefault(section, {})
         for name, (file, body, line) in named[section].items():
-            reader = reader_for(file)
-            if reader.name(name, line, section.rstrip("s")) and (item := parse(reader, name, body, line)):
-                parts[section][name] = item
+            reader = readers.get(file) or reader_for(file)
+            if reader.name(name, line, what) and (item := parse(reader, name, body, line)):
+                made[name] = item
     return MenuSet(
         version=content_version(sources), languages=MappingProxyType(langs),
         line=_line(single, reader_for, problems), messages=MappingProxyType(messages),

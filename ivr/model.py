@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ivr.frozen import frozen
+
 #: Option keys a caller can press, in the order menus list them.
 DTMF_KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#")
 
@@ -13,7 +15,7 @@ DTMF_KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#")
 DESTINATIONS = frozenset({"queue", "voicemail", "transfer", "hangup", "say"})
 
 
-@dataclass(frozen=True)
+@frozen
 class Where:
     """A place in a menu file, for error messages and drawings."""
 
@@ -21,7 +23,7 @@ class Where:
     line: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Speech:
     """One thing to say or play: text spoken by the TTS voice, or an audio file or URL."""
 
@@ -30,7 +32,7 @@ class Speech:
     lang: str | None = None  # speak in this language's voice rather than the caller's
 
 
-@dataclass(frozen=True)
+@frozen
 class Prompt:
     """What the caller hears, per language code (a recording may serve every language)."""
 
@@ -44,7 +46,7 @@ class Prompt:
         return found or Speech(text="")
 
 
-@dataclass(frozen=True)
+@frozen
 class Action:
     """What happens after a key press, a pattern match, a timeout or a closed schedule."""
 
@@ -62,7 +64,7 @@ class Action:
         return f"{self.kind} {self.target}" if self.target else self.kind
 
 
-@dataclass(frozen=True)
+@frozen
 class Collect:
     """Digit entry on an input menu: fixed length, or up to a maximum ended by the finish key."""
 
@@ -73,7 +75,7 @@ class Collect:
     finish_on: str = "#"
 
 
-@dataclass(frozen=True)
+@frozen
 class Branch:
     """One rule of an input menu: digits matching a prefix or regular expression lead to an action."""
 
@@ -89,7 +91,7 @@ class Branch:
         return bool(self.regex.fullmatch(digits))
 
 
-@dataclass(frozen=True)
+@frozen
 class Menu:
     """A menu (options keyed by DTMF) or an input node (collects digits and branches)."""
 
@@ -115,7 +117,7 @@ class Menu:
         return self.collect is not None
 
 
-@dataclass(frozen=True)
+@frozen
 class Language:
     """A declared language: its code, TTS voice and name."""
 
@@ -124,7 +126,7 @@ class Language:
     name: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Queue:
     """A Twilio queue callers wait in, with hold music, announcements and a way out."""
 
@@ -146,7 +148,7 @@ class Queue:
     closed: Action | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class VoicemailBox:
     """A voicemail box: greeting, length limit, finish key and transcription."""
 
@@ -158,7 +160,7 @@ class VoicemailBox:
     transcribe: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Transfer:
     """A transfer to a phone number or SIP address, with what to do when nobody answers."""
 
@@ -176,7 +178,7 @@ class Transfer:
     closed: Action | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Line:
     """Settings for the whole phone line: where calls start, the main menu, hours."""
 

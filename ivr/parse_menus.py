@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ivr.fields import Reader, dtmf_key
+from ivr.fields import DTMF_BY_WORD, Reader, dtmf_key
 from ivr.model import Action, Branch, Collect, Menu, Prompt, Where
 from ivr.yamlsrc import YDict, YList
 
@@ -54,10 +54,10 @@ def _prompts(reader: Reader, node: YDict, key: str, default: tuple[Prompt, ...])
 
 def parse_menu(reader: Reader, menu_id: str, node: Any, line: int, defaults: Defaults) -> Menu | None:
     """Read one menu or input node."""
-    node = reader.mapping(node, f"menu '{menu_id}'", line, MENU_FIELDS)
+    what = f"menu '{menu_id}'"
+    node = reader.mapping(node, what, line, MENU_FIELDS)
     if node is None:
         return None
-    what = f"menu '{menu_id}'"
     prompt = None
     if "prompt" not in node:
         reader.problem(line, f"{what} has no prompt: add `prompt:` with a text per language")
@@ -68,20 +68,22 @@ def parse_menu(reader: Reader, menu_id: str, node: Any, line: int, defaults: Def
         short = reader.prompt(node["short_prompt"], node.line_of("short_prompt"), f"short_prompt of {what}")
     collect = _collect(reader, node, what) if "collect" in node else None
     options = _options(reader, node, what)
-    branches, otherwise = _branches(reader, node, what)
+    branches, otherwise = _branches(reader, node, what) if "branches" in node or "otherwise" in node else ([], None)
     _check_shape(reader, node, what, collect, options, branches, otherwise)
     fallback = defaults.fallback
     if "fallback" in node:
         fallback = reader.action(node["fallback"], node.line_of("fallback"), f"fallback of {what}") or fallback
     return Menu(
         id=menu_id, prompt=prompt or Prompt(MappingProxyType({})), short_prompt=short,
-        options=MappingProxyType(options), timeout=reader.integer(node, "timeout", defaults.timeout, 1, 60),
-        attempts=reader.integer(node, "attempts", defaults.attempts, 1, 10),
+        options=MappingProxyType(options),
+        timeout=reader.integer(node, "timeout", defaults.timeout, 1, 60) if "timeout" in node else defaults.timeout,
+        attempts=reader.integer(node, "attempts", defaults.attempts, 1, 10) if "attempts" in node
+        else defaults.attempts,
         no_input=_prompts(reader, node, "no_input", defaults.no_input),
         invalid=_prompts(reader, node, "invalid", defaults.invalid),
         fallback=fallback, where=Where(reader.file, line), title=reader.text(node, "title"),
-        collect=collect, branches=tuple(branches), otherwise=otherwise,
-        all_languages=reader.flag(node, "all_languages", False),
+        collect=collect, branches=tuple(branches) if branches else (), otherwise=otherwise,
+        all_languages=reader.flag(node, "all_languages", False) if "all_languages" in node else False,
     )
 
 
@@ -105,9 +107,12 @@ def _options(reader: Reader, node: YDict, what: str) -> dict[str, Action]:
         reader.problem(node.line_of("options"), f"options of {what} must be a mapping of key: action")
         return {}
     options: dict[str, Action] = {}
+    key_lines, plain_action = raw.key_lines, reader.plain_action
     for raw_key, value in raw.items():
-        key_line = raw.line_of(raw_key)
-        key = dtmf_key(raw_key)
+        key_line = key_lines[raw_key]
+        key = DTMF_BY_WORD.get(raw_key) if type(raw_key) is int or type(raw_key) is str else None
+        if key is None:
+            key = dtmf_key(raw_key)  # the general rules (a bool or 1.0 hashes like 1: never looked up)
         if key is None:
             reader.problem(key_line, f"invalid key {raw_key!r} in {what}: a caller can only press "
                            "one of 0-9, * and # (write \"*\" and \"#\" in quotes, or star and pound)")
@@ -115,7 +120,7 @@ def _options(reader: Reader, node: YDict, what: str) -> dict[str, Action]:
         if key in options:
             reader.problem(key_line, f"key {key} is given twice in {what}")
             continue
-        action = reader.action(value, key_line, f"option {key} of {what}")
+        action = plain_action(value, key_line) or reader.action(value, key_line, f"option {key} of {what}")
         if action:
             options[key] = action
     return options

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ivr.frozen import frozen
 
 
-@dataclass(frozen=True, order=True)
+@frozen(order=True)
 class Problem:
     """One error or warning tied to a place in a menu file."""
 

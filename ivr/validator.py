@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
+from functools import partial
 
 from ivr.fields import suggest
 from ivr.model import Action, MenuSet, Where
@@ -15,12 +16,18 @@ END = "end"
 
 
 class Graph:
-    """Where each node can lead: caller-driven edges and automatic ones (taken without a key)."""
+    """Where each node can lead: caller-driven edges and automatic ones (taken without a key).
+
+    Every node with edges has at least one automatic edge (a fallback, on_timeout or on_fail), so
+    `automatic` lists every source, in the order they were added.
+    """
 
     def __init__(self, ms: MenuSet):
         self.ms = ms
-        self.edges: dict[str, list[tuple[str, bool, Where]]] = {}
-        self.parents: dict[str, set[str]] = {}
+        self.caller: dict[str, list[str]] = {}  # src -> nodes a key press leads to
+        self.automatic: dict[str, list[tuple[str, Where]]] = {}  # src -> (node, where it is said)
+        self._targets: dict[int, list[tuple[str, Where]]] = {}  # by id: the MenuSet keeps the actions alive
+        self.main = f"menu:{ms.line.main}"
 
     def add(self, src: str, action: Action | None, automatic: bool) -> None:
         """Add the edges of `action` leaving `src`."""
@@ -29,22 +36,37 @@ class Graph:
 
     def add_all(self, src: str, actions: Iterable[Action], automatic: bool) -> None:
         """Add the edges of each of `actions` leaving `src` (one call per menu: this is hot)."""
-        edges = self.edges.get(src)
-        from_menu = src.startswith("menu:")
+        into: list | None = None
         for action in actions:
-            if edges is None:
-                edges = self.edges[src] = []
-            if action.closed is None and action.kind in _LEADS_TO_TARGET:  # the usual case
-                found = [(f"{action.kind}:{action.target}", action.where)]
-            else:
-                found = self.targets(action)
-            for dst, where in found:
-                edges.append((dst, automatic, where))
-                if from_menu and dst.startswith("menu:"):
-                    parents = self.parents.get(dst)
-                    if parents is None:
-                        parents = self.parents[dst] = set()
-                    parents.add(src)
+            if into is None:
+                into = (self.automatic if automatic else self.caller).setdefault(src, [])
+            if action.closed is None:  # the usual cases, as `targets` finds them
+                kind = action.kind
+                if kind in _LEADS_TO_TARGET:
+                    dst = f"{kind}:{action.target}"
+                    into.append((dst, action.where) if automatic else dst)
+                    continue
+                if kind == "main" or kind == "back":
+                    into.append((self.main, action.where) if automatic else self.main)
+                    continue
+            found = self._targets.get(id(action))  # a shared action (the default fallback) is walked once
+            if found is None:
+                found = self._targets[id(action)] = self.targets(action)
+            into += found if automatic else [dst for dst, _ in found]
+
+    def edges(self, src: str) -> list[str]:
+        """Every node `src` leads to: caller-driven first, then automatic."""
+        return [*self.caller.get(src, ()), *(dst for dst, _ in self.automatic.get(src, ()))]
+
+    def menu_parents(self) -> dict[str, set[str]]:
+        """The menus with an edge to each menu."""
+        parents: dict[str, set[str]] = {}
+        for src in self.automatic:
+            if src.startswith("menu:"):
+                for dst in self.edges(src):
+                    if dst.startswith("menu:"):
+                        parents.setdefault(dst, set()).add(src)
+        return parents
 
     def targets(self, action: Action | None) -> list[tuple[str, Where]]:
         """Every node `action` may lead to (both sides of a schedule)."""
@@ -94,10 +116,11 @@ def build_graph(ms: MenuSet) -> Graph:
         graph.add(f"transfer:{transfer.name}", transfer.on_fail or Action(kind="hangup"), True)
         graph.add(f"transfer:{transfer.name}", transfer.closed, True)
     # `back` as a fallback may return to any parent: treat it as an automatic edge to each.
-    for menu in ms.menus.values():
-        if menu.fallback.kind == "back":
-            for parent in graph.parents.get(f"menu:{menu.id}", ()):
-                graph.edges.setdefault(f"menu:{menu.id}", []).append((parent, True, menu.fallback.where))
+    backs = [menu for menu in ms.menus.values() if menu.fallback.kind == "back"]
+    parents = graph.menu_parents() if backs else {}
+    for menu in backs:
+        for parent in parents.get(f"menu:{menu.id}", ()):
+            graph.automatic.setdefault(f"menu:{menu.id}", []).append((parent, menu.fallback.where))
     return graph
 
 
@@ -121,30 +144,54 @@ class _Declared:
         self.languages = set(ms.languages)
 
 
-def _all_actions(ms: MenuSet) -> list[tuple[Action, tuple[str, ...]]]:
-    """Every action with, for messages, its place as a format and its arguments (see `_what`)."""
+def _actions_to_check(ms: MenuSet, tables: dict[str, set[str]]) -> list[tuple[Action, tuple[str, ...]]]:
+    """Every action with, for messages, its place as a format and its arguments (see `_what`).
+
+    Plain options (one step to a target that exists) cannot have a problem and are left out.
+    """
     found: list[tuple[Action, tuple[str, ...]]] = []
-
-    def walk(action: Action | None, what: tuple[str, ...]) -> None:
-        if action is not None:
-            found.append((action, what))
-            if action.then is not None:
-                walk(action.then, what)
-            if action.closed is not None:
-                walk(action.closed, what)
-
+    walk = partial(_walk, found)
     walk(ms.line.closed, ("line",))
+    shared_fallback = _clean_fallback(ms, tables)
     for menu in ms.menus.values():
         for key, action in menu.options.items():
+            if action.then is None and action.closed is None and not action.hours and action.kind != "repeat":
+                table = tables.get(action.kind)
+                if table is None or action.target in table:
+                    continue
             walk(action, ("option {} of menu '{}'", key, menu.id))
         for branch in menu.branches:
             walk(branch.action, ("a branch of menu '{}'", menu.id))
         walk(menu.otherwise, ("otherwise of menu '{}'", menu.id))
-        walk(menu.fallback, ("fallback of menu '{}'", menu.id))
+        if menu.fallback is not shared_fallback:
+            walk(menu.fallback, ("fallback of menu '{}'", menu.id))
     for item in (*ms.queues.values(), *ms.transfers.values()):
         for attr in ("on_timeout", "on_fail", "closed"):
             walk(getattr(item, attr, None), ("{} of '{}'", attr, item.name))
     return found
+
+
+def _walk(found: list[tuple[Action, tuple[str, ...]]], action: Action | None, what: tuple[str, ...]) -> None:
+    """Add `action` and the actions it leads on to (then, closed) to `found`."""
+    if action is not None:
+        found.append((action, what))
+        if action.then is not None:
+            _walk(found, action.then, what)
+        if action.closed is not None:
+            _walk(found, action.closed, what)
+
+
+def _clean_fallback(ms: MenuSet, tables: dict[str, set[str]]) -> Action | None:
+    """The fallback most menus share (the default one) when no step of it can have a problem."""
+    menu = next(iter(ms.menus.values()), None)
+    action = fallback = menu.fallback if menu else None
+    while action is not None:
+        table = tables.get(action.kind)
+        if action.closed is not None or action.hours or action.kind == "repeat" or \
+                (table is not None and action.target not in table):
+            return None
+        action = action.then
+    return fallback
 
 
 def _what(place: tuple[str, ...]) -> str:
@@ -155,7 +202,7 @@ def _what(place: tuple[str, ...]) -> str:
 def _references(ms: MenuSet, known: _Declared) -> Iterator[Problem]:
     tables = {"menu": known.menus, "queue": known.queues, "voicemail": known.voicemail,
               "transfer": known.transfers, "language": known.languages}
-    for action, place in _all_actions(ms):
+    for action, place in _actions_to_check(ms, tables):
         table = tables.get(action.kind)
         if table is not None and action.target not in table:
             kind = "voicemail box" if action.kind == "voicemail" else action.kind
@@ -200,9 +247,15 @@ def _named_references(ms: MenuSet, known: _Declared) -> Iterator[Problem]:
 
 def _reachable(graph: Graph, start: str, automatic_only: bool = False) -> set[str]:
     seen, todo = {start}, deque([start])
+    caller, automatic = ({} if automatic_only else graph.caller), graph.automatic
     while todo:
-        for dst, auto, _ in graph.edges.get(todo.popleft(), ()):
-            if dst not in seen and (auto or not automatic_only):
+        node = todo.popleft()
+        for dst in caller.get(node, ()):
+            if dst not in seen:
+                seen.add(dst)
+                todo.append(dst)
+        for dst, _ in automatic.get(node, ()):
+            if dst not in seen:
                 seen.add(dst)
                 todo.append(dst)
     return seen
@@ -225,36 +278,41 @@ def _automatic_loops(graph: Graph) -> Iterator[Problem]:
     """Cycles made only of automatic edges: a silent caller would go round them forever."""
     state: dict[str, int] = {}
     reported: set[str] = set()
-
-    def visit(node: str, path: list[str]) -> Iterator[Problem]:
-        state[node] = 1
-        for dst, auto, where in graph.edges.get(node, ()):
-            if not auto:
-                continue
-            if state.get(dst) == 1 and dst not in reported:
-                reported.add(dst)
-                cycle = path[path.index(dst):] + [dst] if dst in path else [node, dst]
-                yield Problem(where.file, where.line, "endless loop without caller input: "
-                              + " -> ".join(cycle) + "; a caller who presses nothing would go "
-                              "round forever. Make one fallback, on_timeout or on_fail end the "
-                              "call (a goodbye, voicemail or hangup)")
-            elif dst not in state:
-                yield from visit(dst, path + [dst])
-        state[node] = 2
-
-    for node in list(graph.edges):
+    for node in list(graph.automatic):
         if node not in state:
-            yield from visit(node, [node])
+            yield from _loops_from(graph, node, [node], state, reported)
+
+
+def _loops_from(graph: Graph, node: str, path: list[str], state: dict[str, int],
+                reported: set[str]) -> Iterator[Problem]:
+    """The automatic loops found walking on from `node` (depth first; `state` 1 = on the path, 2 = done)."""
+    # A module function, not a closure: a recursive closure is a reference cycle, which would keep
+    # the MenuSet alive until a full collection (see loader._gc_paused).
+    state[node] = 1
+    for dst, where in graph.automatic.get(node, ()):
+        if state.get(dst) == 1 and dst not in reported:
+            reported.add(dst)
+            cycle = path[path.index(dst):] + [dst] if dst in path else [node, dst]
+            yield Problem(where.file, where.line, "endless loop without caller input: "
+                          + " -> ".join(cycle) + "; a caller who presses nothing would go "
+                          "round forever. Make one fallback, on_timeout or on_fail end the "
+                          "call (a goodbye, voicemail or hangup)")
+        elif dst not in state:
+            yield from _loops_from(graph, dst, path + [dst], state, reported)
+    state[node] = 2
 
 
 def _leading_to_exit(graph: Graph) -> set[str]:
     """Every node from which some path reaches an exit, in one backward walk (linear, not per menu)."""
     exits = ("end", "queue:", "voicemail:", "transfer:")
-    sources: dict[str, list[str]] = {}
-    for src, edges in graph.edges.items():
-        for dst, _, _ in edges:
-            sources.setdefault(dst, []).append(src)
-    seen = {n for n in (*graph.edges, *sources) if n.startswith(exits)}
+    sources: defaultdict[str, list[str]] = defaultdict(list)
+    for src, dsts in graph.caller.items():
+        for dst in dsts:
+            sources[dst].append(src)
+    for src, edges in graph.automatic.items():
+        for dst, _ in edges:
+            sources[dst].append(src)
+    seen = {n for n in (*graph.automatic, *sources) if n.startswith(exits)}
     todo = deque(seen)
     while todo:
         for src in sources.get(todo.popleft(), ()):
@@ -282,12 +340,18 @@ def _warnings(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
                           f"options; callers remember at most {MAX_OPTIONS}: consider a submenu", "warning")
     depth = {f"menu:{ms.line.start}": 0}
     todo = deque([f"menu:{ms.line.start}"])
-    while todo:
-        node = todo.popleft()
-        for dst, auto, _ in graph.edges.get(node, ()):
-            if dst.startswith("menu:") and dst not in depth:
-                depth[dst] = depth[node] + (0 if auto else 1)
-                todo.append(dst)
+    caller, automatic, popleft, append = graph.caller, graph.automatic, todo.popleft, todo.append
+    while todo:  # a menu's caller-driven edges come before its automatic ones, as they were added
+        node = popleft()
+        here = depth[node]
+        for dst in caller.get(node, ()):
+            if dst not in depth and dst.startswith("menu:"):
+                depth[dst] = here + 1
+                append(dst)
+        for dst, _ in automatic.get(node, ()):
+            if dst not in depth and dst.startswith("menu:"):
+                depth[dst] = here
+                append(dst)
     for node, level in depth.items():
         menu = ms.menus.get(node[5:])
         if menu and level > MAX_DEPTH:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ivr.yamlsrc import CACHES, NotPlainYaml, YList, new_ydict, new_ylist, plain_scalar
+from ivr.yamlsrc import CACHES, NotPlainYaml, YDict, YList, new_ydict, new_ylist, plain_scalar
 
-_UNSAFE = re.compile("[^\n -~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# Only these characters (one run of them: quicker than searching for any other one).
+_SAFE = re.compile("[\n -~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*")
 _KEY = r"""[A-Za-z0-9_][\w.\-]{0,200}|"[^"\\]*"|'(?:[^']|'')*'"""
 _LINE = re.compile(rf"( *)(-(?: +|$))?(?:({_KEY}):(?: +|$))?(.*)")
 _QUOTED = re.compile(r"""(?:"([^"\\]*)"|'((?:[^']|'')*)')(?: *| +#.*)""")
@@ -25,6 +26,9 @@ _FLOW_ITEM = re.compile(rf"""({_KEY}): +{_FLOW_VALUE}""")
 _FLOW_MAP = re.compile(rf"""\{{ *((?:{_FLOW_ITEM.pattern}) *(?:, *(?:{_FLOW_ITEM.pattern}) *)*)?\}}(?: *| +#.*)""")
 _FLOW_SEQ_ITEM = re.compile(_FLOW_VALUE)
 _FLOW_ONE = re.compile(r"\{([A-Za-z_][\w-]*): ([A-Za-z_][\w-]*)\}")
+# The usual lines in one match: `key:`, `key: {word: word}` and `key: text` (no `#` or `:` in the text).
+_KEYED = re.compile(r"( *)([A-Za-z0-9_][\w.\-]{0,200}):(?: +(?:\{([A-Za-z_][\w-]*): ([A-Za-z_][\w-]*)\}"
+                    r"|([A-Za-z0-9](?:[^#:\"'{}\[\]]*[^#:\"'{}\[\] ])?)))? *")
 _FLOW_SEQ = re.compile(rf"""\[ *({_FLOW_VALUE} *(?:, *{_FLOW_VALUE} *)*)?\](?: *| +#.*)""")
 _PLAIN_FIRST_NOT = frozenset("?:,[]{}#&*!|>'\"%@`")
 _flow_cache: dict[str, tuple[bool, tuple]] = {}
@@ -71,7 +75,7 @@ def _flow(text: str) -> tuple[bool, tuple]:
 
 _SKIP = ()  # a blank or comment line
 _NO_KEY = object()
-_OPEN, _SCALAR, _MAP, _SEQ = range(4)
+_OPEN, _SCALAR, _MAP, _SEQ, _ONE = range(5)  # _ONE: a one-key `{key: value}`, content (key, value)
 _line_cache: dict[str, tuple] = {}
 CACHES.extend((_flow_cache, _line_cache))
 
@@ -98,6 +102,13 @@ def _value(rest: str) -> tuple[int, Any]:
 
 def _parse_line(line: str) -> tuple:
     """(indent, dash width, key, value kind, value content) of one line, or _SKIP."""
+    if keyed := _KEYED.fullmatch(line):
+        spaces, key_text, inner_key, inner_value, text = keyed.groups()
+        if inner_key is not None:
+            return len(spaces), 0, plain_scalar(key_text), _ONE, (plain_scalar(inner_key), plain_scalar(inner_value))
+        if text is None:
+            return len(spaces), 0, plain_scalar(key_text), _OPEN, None
+        return len(spaces), 0, plain_scalar(key_text), _SCALAR, plain_scalar(text)
     spaces, dash, key_text, rest = _LINE.match(line).groups()  # type: ignore[union-attr]
     rest = rest.rstrip(" ")
     is_open = not rest or rest[0] == "#"
@@ -113,6 +124,10 @@ def _parse_line(line: str) -> tuple:
 
 def _made(kind: int, content: Any, line: int) -> Any:
     """A fresh YDict or YList for a one-line `{...}` or `[...]`; a scalar as it is."""
+    if kind == _ONE:
+        result = YDict((content,))
+        result.line, result.key_lines = line, {content[0]: line}
+        return result
     if kind == _MAP:
         result = new_ydict(line)
         result.update(content)
@@ -127,13 +142,12 @@ def _made(kind: int, content: Any, line: int) -> Any:
 
 def read_lines(text: str) -> Any:
     """The data of a plain block-style YAML text, or NotPlainYaml when it is not one."""
-    if _UNSAFE.search(text):
+    if _SAFE.fullmatch(text) is None:
         raise NotPlainYaml("character outside the fast subset")
     root = top = pending = None  # top: the innermost open block; pending: its key awaiting a value
     top_indent, stack = -1, []  # stack: the blocks around top, as (indent, YDict or YList)
-    cache, number = _line_cache, 0
-    for line in text.split("\n"):
-        number += 1
+    cache = _line_cache
+    for number, line in enumerate(text.split("\n"), 1):
         parsed = cache.get(line)
         if parsed is None:
             if len(cache) >= 50_000:
@@ -142,38 +156,43 @@ def read_lines(text: str) -> Any:
         if not parsed:
             continue
         indent, dash, key, kind, content = parsed
-        if pending is not None:
-            if indent > top_indent or (dash and indent == top_indent):
-                top[pending] = child = new_ylist(number) if dash else new_ydict(number)
+        if indent != top_indent or dash or pending is not None or type(top) is not YDict:
+            # anything but one more key of the open mapping: a block opens, closes or starts a list item
+            if pending is not None:
+                if indent > top_indent or (dash and indent == top_indent):
+                    top[pending] = child = new_ylist(number) if dash else new_ydict(number)
+                    stack.append((top_indent, top))
+                    top_indent, top = indent, child
+                pending = None
+            while indent < top_indent or (indent == top_indent and not dash and type(top) is YList):
+                if not stack:
+                    raise NotPlainYaml("content after the document")
+                top_indent, top = stack.pop()
+            if top is None:
+                root = top = new_ylist(number) if dash else new_ydict(number)
+                top_indent = indent
+            elif indent != top_indent:
+                raise NotPlainYaml("indentation")
+            if type(top) is YList:
+                if not dash:
+                    raise NotPlainYaml("not a list item")
+                top.item_lines.append(number)
+                if key is _NO_KEY:
+                    top.append(content if kind == _SCALAR else _made(kind, content, number))
+                    continue
+                top.append(item := new_ydict(number))
                 stack.append((top_indent, top))
-                top_indent, top = indent, child
-            pending = None
-        while indent < top_indent or (indent == top_indent and not dash and type(top) is YList):
-            if not stack:
-                raise NotPlainYaml("content after the document")
-            top_indent, top = stack.pop()
-        if top is None:
-            root = top = new_ylist(number) if dash else new_ydict(number)
-            top_indent = indent
-        elif indent != top_indent:
-            raise NotPlainYaml("indentation")
-        if type(top) is YList:
-            if not dash:
-                raise NotPlainYaml("not a list item")
-            top.item_lines.append(number)
-            if key is _NO_KEY:
-                top.append(content if kind == _SCALAR else _made(kind, content, number))
-                continue
-            top.append(item := new_ydict(number))
-            stack.append((top_indent, top))
-            top_indent, top = indent + dash, item
-        elif dash or key is _NO_KEY:
-            raise NotPlainYaml("not a key")
+                top_indent, top = indent + dash, item
+            elif dash or key is _NO_KEY:
+                raise NotPlainYaml("not a key")
         if key in top:
             raise NotPlainYaml("duplicate key")
         top.key_lines[key] = number
         if kind == _SCALAR:
             top[key] = content
+        elif kind == _ONE:  # {menu: billing}: made here, it is most of the mappings
+            top[key] = child = YDict((content,))
+            child.line, child.key_lines = number, {content[0]: number}
         elif kind == _OPEN:
             top[key] = None
             pending = key

@@ -26,7 +26,8 @@ CACHED_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int"
 class YDict(dict):
     """A mapping read from YAML that knows its own line and the line of each key."""
 
-    line: int = 0
+    __slots__ = ("line", "key_lines")  # no attribute dict per mapping: a load makes tens of thousands
+    line: int
     key_lines: dict[Any, int]
 
     def line_of(self, key: Any) -> int:
@@ -37,7 +38,8 @@ class YDict(dict):
 class YList(list):
     """A sequence read from YAML that knows its own line and the line of each item."""
 
-    line: int = 0
+    __slots__ = ("line", "item_lines")
+    line: int
     item_lines: list[int]
 
     def line_of(self, index: int) -> int:
