@@ -13,7 +13,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -53,9 +53,9 @@ ANSWER, TRANSCRIPT = "answer_", "transcript_"
 FORMULA_STARTS = frozenset("=+-@\t\r")
 # ...but a plain number or phone number (+15551234567, -3, +1******4567) is data, kept as is.
 PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?|\+\d{1,3}\*+\d{4}").fullmatch
-# Cells csv.writer quotes (QUOTE_MINIMAL); with a cell that starts like a formula, a column to work on.
-CSV_QUOTED = re.compile('[",\r\n]').search
-CSV_WORK = re.compile('[",\r\n]|\x00[=+\\-@\t\r]').search
+RISKY_CELL = re.compile("\x00[=+\\-@\t\r]").search
+STATES = re.compile("(?:[^,\x1f]*,[^,\x1f]*,[^,\x1f]*,[^,\x1f]*\x1f)+").fullmatch
+ASKED = re.compile("@[^@\x1f]*\x1f").subn  # the last "@..." of each cell, with its separator
 JSON_VALUE = json.JSONEncoder(ensure_ascii=False).encode
 SECONDS = [f"{n:02d}" for n in range(60)]
 CLOCK = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]  # by minute of day
@@ -235,13 +235,22 @@ def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
     if answers is None:
         return None
     offers = list(map(int, offers))
-    code, started, completed, updated = zip(*[s.split(",") for s in states], strict=True)
+    code, started, completed, updated = _states(states)
     out = {"call_sid": sids, "survey": survey, "offered_at": iso.seconds(offers),
            "started_at": iso.after(offers, started), "completed_at": iso.after(offers, completed),
            "updated_at": iso.after(offers, updated), "disposition": list(map(NAMES.get, code, code)),
            "queue": queue, "transfer": transfer, "agent": agent, "lang": lang, "path": path,
            "caller_hash": _caller_hashes(hashes), **answers}
     return [out[c] for c in columns]
+
+
+def _states(states: list[str]) -> list[list[str]]:
+    """The four parts of each stored state ("<code>,<started>,<completed>,<updated>") as columns."""
+    joined = "\x1f".join(states) + "\x1f"
+    if STATES(joined):  # one split for the page
+        parts = joined[:-1].replace("\x1f", ",").split(",")
+        return [parts[i::4] for i in range(4)]
+    return [list(c) for c in zip(*[s.split(",") for s in states], strict=True)]
 
 
 def _caller_hashes(stored: list[str | None]) -> list[str]:
@@ -266,8 +275,7 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
             source = page[at]
             if mine is not None:
                 source = [source[i] for i in mine]
-            cells = [v.rpartition("@")[0] if v else "" for v in source] if is_answer else \
-                [v or "" for v in source]
+            cells = _values_asked(source) if is_answer else [v or "" for v in source]
             if mine is None:
                 out[column] = cells
             else:
@@ -275,6 +283,17 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
                 for i, v in zip(mine, cells, strict=True):
                     into[i] = v
     return out
+
+
+def _values_asked(stored: list[str | None]) -> list[str]:
+    """The values of answers stored as "<value>@<when asked>" ("" for none)."""
+    if None not in stored and stored:
+        joined, cut = ASKED("\x1f", "\x1f".join(stored) + "\x1f")  # type: ignore[arg-type]
+        values = joined.split("\x1f")
+        if cut == len(stored) == len(values) - 1:  # each cell had an "@" and none a separator
+            values.pop()
+            return values
+    return [v.rpartition("@")[0] if v else "" for v in stored]
 
 
 def _decoded_page(client: Any, sids: list[str], columns: list[str]) -> Columns:
@@ -324,16 +343,15 @@ def _voicemail_rows(client: Any, start: float, end: float, filters: Filters,
 
 
 class IsoTimes:
-    """Formats epoch seconds as ISO-8601 local time with offset, fast: the `date T hh:mm:` of each
-    minute and the zone's offset (looked up once per quarter hour) are cached."""
+    """Formats epoch seconds as ISO-8601 local time with offset, fast: for each quarter hour, the
+    `date T hh:mm:` of its minutes and the `ss+hh:mm` endings of its offset are cached."""
 
-    MINUTES_KEPT = 50_000
+    KEPT = 50_000
 
     def __init__(self, tz: str):
         self.zone = ZoneInfo(tz)
-        self._minutes: dict[int, tuple[str, list[str]]] = {}  # minute -> (head, 60 "ss+hh:mm")
-        self._quarters: dict[int, tuple[int, list[str] | None]] = {}  # -> (offset s, tails)
-        self._tails: dict[str, list[str]] = {}
+        self._quarters: dict[int, tuple[list[str], list[str]] | None] = {}  # -> (heads, tails)
+        self._tails: dict[int, list[str]] = {}  # by offset in seconds
         self._days: dict[int, str] = {}
 
     def __call__(self, text: str) -> str:
@@ -352,60 +370,77 @@ class IsoTimes:
 
     def seconds(self, times: list[int | None]) -> list[str]:
         """Each epoch (whole seconds) formatted; None becomes ""."""
-        minutes = self._minutes
-        try:
-            return [(m := minutes[at // 60])[0] + m[1][at % 60] if at is not None else ""
-                    for at in times]
-        except KeyError:
-            self._learn([at for at in times if at is not None])
-        return [(m := minutes[at // 60])[0] + m[1][at % 60] if at is not None else "" for at in times]
+        return self._format(times, None in times)
 
-    def after(self, starts: list[int], seconds: Iterable[str]) -> list[str]:
+    def after(self, starts: list[int], seconds: list[str]) -> list[str]:
         """Each start plus its whole `seconds` (as text) formatted; empty seconds stay empty."""
-        minutes = self._minutes
-        try:
-            return [(m := minutes[(at := o + int(s)) // 60])[0] + m[1][at % 60] if s else ""
-                    for o, s in zip(starts, seconds, strict=True)]
-        except KeyError:
-            self._learn([o + int(s) for o, s in zip(starts, seconds, strict=True) if s])
-        return [(m := minutes[(at := o + int(s)) // 60])[0] + m[1][at % 60] if s else ""
-                for o, s in zip(starts, seconds, strict=True)]
+        if "" in seconds:
+            return self._format([o + int(s) if s else None
+                                 for o, s in zip(starts, seconds, strict=True)], True)
+        if len(starts) != len(seconds):
+            raise ValueError("as many starts as seconds are needed")
+        return self._format(list(map(add, starts, map(int, seconds))), False)
+
+    def _format(self, times: list[int | None], blanks: bool) -> list[str]:
+        """`seconds`, told whether there is None among the times."""
+        quarters = self._quarters
+        for _ in range(2):
+            try:
+                if blanks:
+                    return [(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60]  # type: ignore
+                            if at is not None else "" for at in times]
+                return [(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60]  # type: ignore
+                        for at in times]
+            except KeyError:  # a quarter hour not seen yet
+                self._learn([at for at in times if at is not None])
+            except TypeError:  # a quarter hour with an odd offset
+                break
+        return [self._one(at) for at in times]
+
+    def _one(self, at: int | None) -> str:
+        """One time formatted (None as "")."""
+        if at is None:
+            return ""
+        quarter = at // 900
+        if quarter not in self._quarters:
+            self._learn([at])
+        found = self._quarters[quarter]
+        if found is None:  # an offset with seconds (local mean time, before 1900 or so)
+            return datetime.fromtimestamp(at, UTC).astimezone(self.zone).isoformat()
+        return found[0][at // 60 % 15] + found[1][at % 60]
 
     def _learn(self, times: list[int]) -> None:
-        """Cache the minutes of these times (the cache is emptied when it grows too big)."""
-        minutes, quarters, days = self._minutes, self._quarters, self._days
-        if len(minutes) > self.MINUTES_KEPT:
-            minutes.clear()
-        for minute in {at // 60 for at in times}.difference(minutes):
-            offset, tails = quarters.get(minute // 15) or self._quarter(minute // 15)
-            if tails is None:  # an offset with seconds (local mean time): second by second
-                minutes[minute] = ("", [self._exact(minute * 60 + s) for s in range(60)])
-                continue
-            day, clock = divmod(minute + offset // 60, 1440)
-            minutes[minute] = ((days.get(day) or self._day(day)) + CLOCK[clock], tails)
+        """Cache the quarter hours of these times (the cache is emptied when it grows too big)."""
+        quarters = self._quarters
+        if len(quarters) > self.KEPT:
+            quarters.clear()
+        for quarter in {at // 900 for at in times}.difference(quarters):
+            quarters[quarter] = self._quarter(quarter)
 
-    def _quarter(self, quarter: int) -> tuple[int, list[str] | None]:
-        """The zone's offset in a quarter hour, and its 60 `ss+hh:mm` endings (a small cache)."""
-        if len(self._quarters) > self.MINUTES_KEPT:
-            self._quarters.clear()
-        local = datetime.fromtimestamp(quarter * 900, UTC).astimezone(self.zone)
-        offset = local.utcoffset() or timedelta()
-        seconds, suffix = offset.days * 86400 + offset.seconds, local.isoformat()[19:] or "+00:00"
-        tails = None if seconds % 60 else \
-            self._tails.get(suffix) or self._tails.setdefault(suffix, [s + suffix for s in SECONDS])
-        found = self._quarters[quarter] = (seconds, tails)
-        return found
+    def _quarter(self, quarter: int) -> tuple[list[str], list[str]] | None:
+        """The `date T hh:mm:` of the 15 minutes of a quarter hour and the 60 `ss+hh:mm` endings
+        (None for an offset with seconds)."""
+        offset = datetime.fromtimestamp(quarter * 900, self.zone).utcoffset() or timedelta()
+        seconds = offset.days * 86400 + offset.seconds
+        if seconds % 60:
+            return None
+        tails = self._tails.get(seconds)
+        if tails is None:
+            suffix = f"{'-' if seconds < 0 else '+'}{abs(seconds) // 3600:02d}:{abs(seconds) // 60 % 60:02d}"
+            tails = self._tails[seconds] = [s + suffix for s in SECONDS]
+        day, clock = divmod(quarter * 15 + seconds // 60, 1440)
+        if clock + 15 <= 1440:
+            date_t = self._days.get(day) or self._day(day)
+            return [date_t + hhmm for hhmm in CLOCK[clock:clock + 15]], tails
+        return [(self._days.get(d) or self._day(d)) + CLOCK[c]
+                for d, c in (divmod(quarter * 15 + seconds // 60 + m, 1440) for m in range(15))], tails
 
     def _day(self, day: int) -> str:
         """`2026-03-08T` for a day counted from 1970-01-01."""
-        if len(self._days) > self.MINUTES_KEPT:
+        if len(self._days) > self.KEPT:
             self._days.clear()
         text = self._days[day] = date.fromordinal(EPOCH_DAY + day).isoformat() + "T"
         return text
-
-    def _exact(self, at: int) -> str:
-        """One time formatted by datetime itself."""
-        return datetime.fromtimestamp(at, UTC).astimezone(self.zone).isoformat()
 
 
 # -- writers -----------------------------------------------------------------------------------
@@ -458,18 +493,23 @@ def write_csv(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None = 
 def _csv_cells(column: list[Any]) -> list[str]:
     """A column's cells as CSV text: neutralised, quoted where csv.writer quotes (QUOTE_MINIMAL)."""
     try:
-        plain = not CSV_WORK("\x00" + "\x00".join(column))  # one C-level search per column
+        joined = "\x00" + "\x00".join(column)  # a few C-level searches per column, not per cell
     except TypeError:  # not all text (dict rows): as csv.writer has it
         column = ["" if v is None else str(v) for v in column]
-        plain = not CSV_WORK("\x00" + "\x00".join(column))
-    return column if plain else [_csv_cell(v) for v in column]
+        joined = "\x00" + "\x00".join(column)
+    if '"' in joined or "," in joined or "\n" in joined or "\r" in joined or RISKY_CELL(joined):
+        return [_csv_cell(v) if v and (v[0] in FORMULA_STARTS or '"' in v or "," in v or "\n" in v
+                                       or "\r" in v) else v for v in column]
+    return column
 
 
 def _csv_cell(value: str) -> str:
     """One cell as CSV text (see _csv_cells)."""
-    if value and value[0] in FORMULA_STARTS and not PLAIN_NUMBER(value):
+    if value[0] in FORMULA_STARTS and not PLAIN_NUMBER(value):
         value = "'" + value
-    return '"' + value.replace('"', '""') + '"' if CSV_QUOTED(value) else value
+    if '"' in value or "," in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def _values(columns: list[str]) -> Callable[[dict], list[str]]:
