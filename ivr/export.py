@@ -10,7 +10,7 @@ import io
 import json
 import re
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from operator import add, itemgetter
@@ -54,8 +54,6 @@ FORMULA_STARTS = frozenset("=+-@\t\r")
 # ...but a plain number or phone number (+15551234567, -3, +1******4567) is data, kept as is.
 PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?|\+\d{1,3}\*+\d{4}").fullmatch
 RISKY_CELL = re.compile("\x00[=+\\-@\t\r]").search
-STATES = re.compile("(?:[^,\x1f]*,[^,\x1f]*,[^,\x1f]*,[^,\x1f]*\x1f)+").fullmatch
-ASKED = re.compile("@[^@\x1f]*\x1f").subn  # the last "@..." of each cell, with its separator
 JSON_VALUE = json.JSONEncoder(ensure_ascii=False).encode
 SECONDS = [f"{n:02d}" for n in range(60)]
 CLOCK = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]  # by minute of day
@@ -150,7 +148,8 @@ def _questions(layouts: list[str]) -> list[tuple[str, str]]:
 def _kinds_in(client: Any, start: float, end: float) -> list[str]:
     """The distinct `kinds` (question lists) of the responses offered in the range."""
     store, found = SurveyStore(), {}
-    for refs, older in field_values(client, SURVEYS_INDEX, SURVEY_KEY, ["c", "kinds"], start, end):
+    for refs, older in field_values(client, SURVEYS_INDEX, SURVEY_KEY, ["c"], start, end,
+                                    then=["kinds"]):
         distinct = dict.fromkeys(refs)
         known = store.contexts(client, distinct)
         found.update(dict.fromkeys(known[r][1] for r in distinct if r in known))
@@ -235,22 +234,13 @@ def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
     if answers is None:
         return None
     offers = list(map(int, offers))
-    code, started, completed, updated = _states(states)
+    code, started, completed, updated = zip(*[s.split(",") for s in states], strict=True)
     out = {"call_sid": sids, "survey": survey, "offered_at": iso.seconds(offers),
            "started_at": iso.after(offers, started), "completed_at": iso.after(offers, completed),
            "updated_at": iso.after(offers, updated), "disposition": list(map(NAMES.get, code, code)),
            "queue": queue, "transfer": transfer, "agent": agent, "lang": lang, "path": path,
            "caller_hash": _caller_hashes(hashes), **answers}
     return [out[c] for c in columns]
-
-
-def _states(states: list[str]) -> list[list[str]]:
-    """The four parts of each stored state ("<code>,<started>,<completed>,<updated>") as columns."""
-    joined = "\x1f".join(states) + "\x1f"
-    if STATES(joined):  # one split for the page
-        parts = joined[:-1].replace("\x1f", ",").split(",")
-        return [parts[i::4] for i in range(4)]
-    return [list(c) for c in zip(*[s.split(",") for s in states], strict=True)]
 
 
 def _caller_hashes(stored: list[str | None]) -> list[str]:
@@ -275,7 +265,8 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
             source = page[at]
             if mine is not None:
                 source = [source[i] for i in mine]
-            cells = _values_asked(source) if is_answer else [v or "" for v in source]
+            cells = [v.rpartition("@")[0] if v else "" for v in source] if is_answer else \
+                [v or "" for v in source]
             if mine is None:
                 out[column] = cells
             else:
@@ -283,17 +274,6 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
                 for i, v in zip(mine, cells, strict=True):
                     into[i] = v
     return out
-
-
-def _values_asked(stored: list[str | None]) -> list[str]:
-    """The values of answers stored as "<value>@<when asked>" ("" for none)."""
-    if None not in stored and stored:
-        joined, cut = ASKED("\x1f", "\x1f".join(stored) + "\x1f")  # type: ignore[arg-type]
-        values = joined.split("\x1f")
-        if cut == len(stored) == len(values) - 1:  # each cell had an "@" and none a separator
-            values.pop()
-            return values
-    return [v.rpartition("@")[0] if v else "" for v in stored]
 
 
 def _decoded_page(client: Any, sids: list[str], columns: list[str]) -> Columns:
@@ -372,7 +352,7 @@ class IsoTimes:
         """Each epoch (whole seconds) formatted; None becomes ""."""
         return self._format(times, None in times)
 
-    def after(self, starts: list[int], seconds: list[str]) -> list[str]:
+    def after(self, starts: list[int], seconds: Sequence[str]) -> list[str]:
         """Each start plus its whole `seconds` (as text) formatted; empty seconds stay empty."""
         if "" in seconds:
             return self._format([o + int(s) if s else None

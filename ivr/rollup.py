@@ -144,29 +144,41 @@ def field_pages(client: Any, index: str, key: str, fields: list[str], since: flo
 
 
 def field_values(client: Any, index: str, key: str, fields: list[str], since: float, until: float,
-                 size: int = 5000) -> Iterator[Columns]:
-    """Pages of columns [field 1, ...] (no members) for index members scored in [since, until).
+                 size: int = 5000, then: list[str] | None = None) -> Iterator[Columns]:
+    """Pages of columns [field 1, ..., then 1, ...] (no members) for index members scored in
+    [since, until); the `then` fields are only read for a page where the first field is missing
+    somewhere (all None otherwise).
 
     For a quick look over a range (which values occur): pages are read by rank without noticing
     entries that come and go meanwhile, so one may be seen twice or missed.
     """
+    then = then or []
     if isinstance(client, RedisCluster):
-        for page in _cluster_fields(client, index, key, fields, since, until, size):
+        for page in _cluster_fields(client, index, key, fields + then, since, until, size):
             yield page[1:]
         return
     pattern = key.replace("%s", "*", 1)
-    gets = [x for f in fields for x in ("GET", f"{pattern}->{f}")]
-    width = len(fields)
     offset, end = _ranks(client, index, since, until)
+
+    def sort(start: int, names: list[str]) -> list[Any]:
+        return ["SORT", index, "BY", "nosort", "LIMIT", start, min(size, end - start),
+                *(x for f in names for x in ("GET", f"{pattern}->{f}"))]
+
     pipe = client.pipeline(transaction=False)
     while offset < end:
-        for start in range(offset, min(end, offset + 4 * size), size):  # a few pages a round trip
-            pipe.execute_command("SORT", index, "BY", "nosort", "LIMIT", start, min(size, end - start),
-                                 *gets)
+        starts = range(offset, min(end, offset + 4 * size), size)  # a few pages a round trip
+        for start in starts:
+            pipe.execute_command(*sort(start, fields))
         offset += 4 * size
-        for flat in pipe.execute():
-            if flat:
-                yield [flat[i::width] for i in range(width)]
+        for start, flat in zip(starts, pipe.execute(), strict=True):
+            page = [flat[i::len(fields)] for i in range(len(fields))]
+            if then and None in page[0]:
+                flat = client.execute_command(*sort(start, fields + then))
+                page = [flat[i::len(fields) + len(then)] for i in range(len(fields) + len(then))]
+            elif then:
+                page += [[None] * len(page[0]) for _ in then]
+            if page[0]:
+                yield page
 
 
 def _sorted_fields(client: Any, index: str, key: str, fields: list[str], since: float,
