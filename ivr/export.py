@@ -12,6 +12,7 @@ import re
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from itertools import repeat
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from operator import add, itemgetter
 from typing import IO, Any
@@ -234,13 +235,22 @@ def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
     if answers is None:
         return None
     offers = list(map(int, offers))
-    code, started, completed, updated = zip(*[s.split(",") for s in states], strict=True)
+    code, started, completed, updated = _states(states)
     out = {"call_sid": sids, "survey": survey, "offered_at": iso.seconds(offers),
            "started_at": iso.after(offers, started), "completed_at": iso.after(offers, completed),
            "updated_at": iso.after(offers, updated), "disposition": list(map(NAMES.get, code, code)),
            "queue": queue, "transfer": transfer, "agent": agent, "lang": lang, "path": path,
            "caller_hash": _caller_hashes(hashes), **answers}
     return [out[c] for c in columns]
+
+
+def _states(states: list[str]) -> list[list[str]]:
+    """The four parts of each stored state ("<code>,<started>,<completed>,<updated>") as columns,
+    split a page at a time (a list per row would keep the garbage collector busy)."""
+    if list(map(str.count, states, repeat(","))).count(3) == len(states):
+        parts = ",".join(states).split(",")
+        return [parts[i::4] for i in range(4)]
+    return [list(c) for c in zip(*[s.split(",") for s in states], strict=True)]
 
 
 def _caller_hashes(stored: list[str | None]) -> list[str]:
