@@ -524,22 +524,35 @@ def write_jsonl(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None 
     Bytes are those of json's encoder (ensure_ascii=False) for a dict of the row.
     """
     columns = _columns(rows, columns)
-    keys = [encode_basestring(c) + ": " for c in columns]
+    keys = [encode_basestring(c).replace("%", "%%") + ": " for c in columns]
+    lines: dict[tuple[bool, ...], str] = {}  # "%" templates of a line, by which columns are plain
     count = 0
     for page in _pages(rows, columns):
         if page[0]:
-            lines = map(", ".join, zip(*map(_json_cells, page, keys), strict=True))
-            out.write(("{" + "}\n{".join(lines) + "}\n").encode())
+            plain = tuple(map(_json_plain, page))
+            line = lines.get(plain) or lines.setdefault(plain, "{" + ", ".join(
+                key + ('"%s"' if bare else "%s") for key, bare in zip(keys, plain, strict=True)) + "}")
+            cells = [c if bare else _json_cells(c) for c, bare in zip(page, plain, strict=True)]
+            out.write(("\n".join(map(line.__mod__, zip(*cells, strict=True))) + "\n").encode())
         count += len(page[0])
     return count
 
 
-def _json_cells(column: list[Any], key: str) -> list[str]:
-    """`"key": value` for each cell of a column, as json writes them."""
+def _json_plain(column: list[Any]) -> bool:
+    """True when every cell is text json writes as is, between quotes (checked per column)."""
     try:
-        return [key + v for v in map(encode_basestring, column)]
+        joined = "".join(column)
+    except TypeError:
+        return False
+    return joined.isprintable() and '"' not in joined and "\\" not in joined
+
+
+def _json_cells(column: list[Any]) -> list[str]:
+    """Each cell of a column as json writes it."""
+    try:
+        return list(map(encode_basestring, column))
     except TypeError:  # not all text (dict rows)
-        return [key + JSON_VALUE(v) for v in column]
+        return list(map(JSON_VALUE, column))
 
 
 def write_xlsx(rows: Iterable[dict], path_or_binary: Any, columns: list[str] | None = None,
