@@ -211,7 +211,7 @@ def _survey_pages(client: Any, start: float, end: float, filters: Filters, iso: 
     for page in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, plan.fields, start, end):
         # deleted meanwhile, stored in contract names or of unforeseen questions: the slow way
         found = None if None in page[2] else _encoded_page(client, page, plan, iso, columns)
-        page = found or _decoded_page(client, page[0], columns)
+        page = found or _decoded_page(client, page[0], columns, iso)
         if filters != Filters() and page[0]:
             picks = [columns.index(c) for c in ("queue", "transfer", "lang", "agent", "path")]
             page = _keep(page, [filters.matches((q or t, lang, a, p)) for q, t, lang, a, p
@@ -286,7 +286,7 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
     return out
 
 
-def _decoded_page(client: Any, sids: list[str], columns: list[str]) -> Columns:
+def _decoded_page(client: Any, sids: list[str], columns: list[str], iso: IsoTimes) -> Columns:
     """Columns from whole responses read and decoded one by one (none when all are gone)."""
     pipe = client.pipeline(transaction=False)
     for sid in sids:
@@ -295,7 +295,10 @@ def _decoded_page(client: Any, sids: list[str], columns: list[str]) -> Columns:
     fields = ["a:" + c[len(ANSWER):] if c.startswith(ANSWER) else
               "x:" + c[len(TRANSCRIPT):] if c.startswith(TRANSCRIPT) else c for c in columns]
     rows = [[record.get(f) or "" for f in fields] for record in found]
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in columns]
+    if not rows:
+        return [[] for _ in columns]
+    return [iso.column(list(c)) if name in TIME_COLUMNS else list(c)
+            for name, c in zip(columns, zip(*rows, strict=True), strict=True)]
 
 
 def _keep(page: Columns, wanted: list[bool]) -> Columns:
