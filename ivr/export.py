@@ -61,6 +61,11 @@ CLOCK = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]  # by minute
 EPOCH_DAY = date(1970, 1, 1).toordinal()
 ILLEGAL_XML = re.compile(r"[\000-\010\013\014\016-\037]")
 
+class Plain(list):
+    """Cells made here that need no quoting, escaping or neutralising in any format (times, hex
+    digits): the writers skip their checks on such a column."""
+
+
 class RowStream:
     """Rows of one export, produced lazily; `columns` is known before the first row.
 
@@ -256,10 +261,11 @@ def _states(states: list[str]) -> list[list[str]]:
 def _caller_hashes(stored: list[str | None]) -> list[str]:
     """Caller hashes (16 hex digits) of stored values: a page of 64-bit integers in one go."""
     try:
-        packed = struct.pack(f">{len(stored)}q", *map(int, stored)).hex()  # type: ignore[arg-type]
+        if stored:  # 16 hex digits a value: the bytes of big-endian signed 64-bit integers
+            return Plain(struct.pack(f">{len(stored)}q", *map(int, stored)).hex(" ", 8).split(" "))  # type: ignore
     except (TypeError, ValueError, struct.error):  # empty, "~" + text, or out of range
         return [unpack_hash(h) if h else "" for h in stored]
-    return [packed[i:i + 16] for i in range(0, len(packed), 16)]
+    return []
 
 
 def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str, list[str]] | None:
@@ -380,10 +386,10 @@ class IsoTimes:
         for _ in range(2):
             try:
                 if blanks:
-                    return [(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60]  # type: ignore
-                            if at is not None else "" for at in times]
-                return [(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60]  # type: ignore
-                        for at in times]
+                    return Plain([(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60]  # type: ignore
+                                  if at is not None else "" for at in times])
+                return Plain([(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60]  # type: ignore
+                              for at in times])
             except KeyError:  # a quarter hour not seen yet
                 self._learn([at for at in times if at is not None])
             except TypeError:  # a quarter hour with an odd offset
@@ -485,6 +491,8 @@ def write_csv(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None = 
 
 def _csv_cells(column: list[Any]) -> list[str]:
     """A column's cells as CSV text: neutralised, quoted where csv.writer quotes (QUOTE_MINIMAL)."""
+    if type(column) is Plain:
+        return column
     try:
         joined = "\x00" + "\x00".join(column)  # a few C-level searches per column, not per cell
     except TypeError:  # not all text (dict rows): as csv.writer has it
@@ -543,6 +551,8 @@ def write_jsonl(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None 
 
 def _json_plain(column: list[Any]) -> bool:
     """True when every cell is text json writes as is, between quotes (checked per column)."""
+    if type(column) is Plain:
+        return True
     try:
         joined = "".join(column)
     except TypeError:
