@@ -61,6 +61,7 @@ CLOCK = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]  # by minute
 EPOCH_DAY = date(1970, 1, 1).toordinal()
 ILLEGAL_XML = re.compile(r"[\000-\010\013\014\016-\037]")
 
+
 class Plain(list):
     """Cells made here that need no quoting, escaping or neutralising in any format (times, hex
     digits): the writers skip their checks on such a column."""
@@ -345,7 +346,7 @@ class IsoTimes:
     """Formats epoch seconds as ISO-8601 local time with offset, fast: for each quarter hour, the
     `date T hh:mm:` of its minutes and the `ss+hh:mm` endings of its offset are cached."""
 
-    KEPT = 50_000
+    KEPT = 5_000  # quarter hours (52 days: ~7 MB) and days cached, at most
 
     def __init__(self, tz: str):
         self.zone = ZoneInfo(tz)
