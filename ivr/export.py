@@ -9,9 +9,12 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
-from operator import itemgetter
+import struct
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from itertools import repeat
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from operator import add, itemgetter
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +27,7 @@ from ivr.rollup import (
     Columns,
     calls_between,
     field_pages,
+    field_values,
     scan,
 )
 from ivr.surveys import CONTEXT_FIELDS, NAMES, SurveyStore, question_ids, unpack_hash
@@ -51,8 +55,17 @@ FORMULA_STARTS = frozenset("=+-@\t\r")
 # ...but a plain number or phone number (+15551234567, -3, +1******4567) is data, kept as is.
 PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?|\+\d{1,3}\*+\d{4}").fullmatch
 RISKY_CELL = re.compile("\x00[=+\\-@\t\r]").search
+JSON_VALUE = json.JSONEncoder(ensure_ascii=False).encode
 SECONDS = [f"{n:02d}" for n in range(60)]
+CLOCK = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]  # by minute of day
+EPOCH_DAY = date(1970, 1, 1).toordinal()
 ILLEGAL_XML = re.compile(r"[\000-\010\013\014\016-\037]")
+
+
+class Plain(list):
+    """Cells made here that need no quoting, escaping or neutralising in any format (times, hex
+    digits): the writers skip their checks on such a column."""
+
 
 class RowStream:
     """Rows of one export, produced lazily; `columns` is known before the first row.
@@ -110,9 +123,9 @@ def rows(client: Any, kind: str, since: datetime, until: datetime, filters: Filt
     start, end, filters = epoch(since, tz), epoch(until, tz), filters or Filters()
     iso = IsoTimes(tz)
     if kind == "surveys":
-        questions = survey_questions(client, start, end)
-        columns = COLUMNS["surveys"] + question_columns(questions)
-        pages = _survey_pages(client, start, end, filters, iso, columns)
+        layouts = _kinds_in(client, start, end)
+        columns = COLUMNS["surveys"] + question_columns(_questions(layouts))
+        pages = _survey_pages(client, start, end, filters, iso, columns, layouts)
         total = client.zcount(SURVEYS_INDEX, start, f"({end!r}")
         return RowStream(columns, None, total, pages)
     if kind == "calls":
@@ -126,8 +139,13 @@ def rows(client: Any, kind: str, since: datetime, until: datetime, filters: Filt
 
 def survey_questions(client: Any, start: float, end: float) -> list[tuple[str, str]]:
     """(question id, type) of every question answered in the range, in first-seen order."""
+    return _questions(_kinds_in(client, start, end))
+
+
+def _questions(layouts: list[str]) -> list[tuple[str, str]]:
+    """(question id, type) of the questions of these `kinds` texts, in first-seen order."""
     seen: dict[str, str] = {}
-    for kinds in _kinds_in(client, start, end):
+    for kinds in layouts:
         for part in kinds.split(","):
             qid, _, rest = part.partition(":")
             seen.setdefault(qid, rest.partition(":")[0])
@@ -137,10 +155,11 @@ def survey_questions(client: Any, start: float, end: float) -> list[tuple[str, s
 def _kinds_in(client: Any, start: float, end: float) -> list[str]:
     """The distinct `kinds` (question lists) of the responses offered in the range."""
     store, found = SurveyStore(), {}
-    for _sids, refs, older in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, ["c", "kinds"], start,
-                                          end, size=5000):
-        known = store.contexts(client, set(refs))
-        found.update(dict.fromkeys(known[r][1] for r in dict.fromkeys(refs) if r in known))
+    for refs, older in field_values(client, SURVEYS_INDEX, SURVEY_KEY, ["c"], start, end,
+                                    then=["kinds"]):
+        distinct = dict.fromkeys(refs)
+        known = store.contexts(client, distinct)
+        found.update(dict.fromkeys(known[r][1] for r in distinct if r in known))
         found.update(dict.fromkeys(filter(None, older)))  # responses stored in contract names
     return [kinds for kinds in found if kinds]
 
@@ -155,17 +174,50 @@ def question_columns(questions: list[tuple[str, str]]) -> list[str]:
     return out
 
 
+class _Layouts:
+    """Where each answer and transcript column comes from, per question list (`kinds`).
+
+    Answers are stored by question position ("1", "2", ... and "x1", ... for transcriptions):
+    `fields` are the hash fields to read, only the positions some column needs.
+    """
+
+    def __init__(self, columns: list[str], layouts: list[str]):
+        self.wanted = [(c, c.startswith(ANSWER), c.partition("_")[2]) for c in columns
+                       if c.startswith((ANSWER, TRANSCRIPT))]
+        needed: dict[str, None] = {}
+        for layout in layouts:
+            for field, _, _ in self._sources(layout):
+                needed[field] = None
+        answers = sorted((f for f in needed if not f.startswith("x")), key=int)
+        notes = sorted((f for f in needed if f.startswith("x")), key=lambda f: int(f[1:]))
+        self.fields = ["c", "o", "s", "h", *answers, *notes]
+        self.index = {f: i for i, f in enumerate(self.fields, 1)}  # page column 0: the call sid
+        self.plans: dict[str, list[tuple[str, int, bool]] | None] = {}
+
+    def _sources(self, layout: str) -> list[tuple[str, str, bool]]:
+        """(hash field, column, is an answer) for each column a response of this layout fills."""
+        order = {qid: n for n, qid in enumerate(question_ids(layout), 1)}
+        return [(str(order[qid]) if is_answer else f"x{order[qid]}", column, is_answer)
+                for column, is_answer, qid in self.wanted if qid in order]
+
+    def plan(self, layout: str) -> list[tuple[str, int, bool]] | None:
+        """(column, page index, is an answer) of a layout; None when a field it needs was not read
+        (a question list first seen after the columns were chosen)."""
+        if layout not in self.plans:
+            sources = self._sources(layout)
+            self.plans[layout] = None if any(f not in self.index for f, _, _ in sources) else \
+                [(column, self.index[f], is_answer) for f, column, is_answer in sources]
+        return self.plans[layout]
+
+
 def _survey_pages(client: Any, start: float, end: float, filters: Filters, iso: IsoTimes,
-                  columns: list[str]) -> Iterator[Columns]:
+                  columns: list[str], layouts: list[str]) -> Iterator[Columns]:
     """Survey rows a page at a time as columns, read field by field (no per-row dict)."""
-    width = max((len(k.split(",")) for k in _kinds_in(client, start, end)), default=0)
-    positions = [str(n) for n in range(1, width + 1)]
-    fields = ["c", "o", "s", "h", *positions, *("x" + n for n in positions)]
-    for page in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, fields, start, end):
-        if None in page[2]:  # deleted meanwhile, or stored in contract names: the slow way
-            page = _decoded_page(client, page[0], columns)
-        else:
-            page = _encoded_page(client, page, width, iso, columns)
+    plan = _Layouts(columns, layouts)
+    for page in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, plan.fields, start, end):
+        # deleted meanwhile, stored in contract names or of unforeseen questions: the slow way
+        found = None if None in page[2] else _encoded_page(client, page, plan, iso, columns)
+        page = found or _decoded_page(client, page[0], columns, iso)
         if filters != Filters() and page[0]:
             picks = [columns.index(c) for c in ("queue", "transfer", "lang", "agent", "path")]
             page = _keep(page, [filters.matches((q or t, lang, a, p)) for q, t, lang, a, p
@@ -174,53 +226,74 @@ def _survey_pages(client: Any, start: float, end: float, filters: Filters, iso: 
             yield page
 
 
-def _encoded_page(client: Any, page: Columns, width: int, iso: IsoTimes,
-                  columns: list[str]) -> Columns:
-    """Columns from the stored encoding (see docs/surveys.md), context facts looked up by ref."""
+BLANK = [""] * len(CONTEXT_FIELDS)
+
+
+def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
+                  columns: list[str]) -> Columns | None:
+    """Columns from the stored encoding (see docs/surveys.md), context facts looked up by ref;
+    None when the page holds a question list whose answers were not read."""
     sids, refs, offers, states, hashes = page[:5]
-    answers, notes = page[5:5 + width], page[5 + width:]
-    known = SurveyStore().contexts(client, set(refs))
-    blank = [""] * len(CONTEXT_FIELDS)
-    facts = list(zip(*[known.get(r, blank) for r in refs], strict=True))
+    get = SurveyStore().contexts(client, set(refs)).get
+    facts = zip(*[get(r, BLANK) for r in refs], strict=True)
     survey, kinds, queue, transfer, agent, lang, path = (list(c) for c in facts)
+    answers = _answer_columns(kinds, page, plan)
+    if answers is None:
+        return None
     offers = list(map(int, offers))
-    code, *after = zip(*[s.split(",") for s in states], strict=True)
-    started, completed, updated = ([o + int(v) if v else None for o, v in zip(offers, c, strict=True)]
-                                   for c in after)
+    code, started, completed, updated = _states(states)
     out = {"call_sid": sids, "survey": survey, "offered_at": iso.seconds(offers),
-           "started_at": iso.seconds(started), "completed_at": iso.seconds(completed),
-           "updated_at": iso.seconds(updated), "disposition": [NAMES.get(c, c) for c in code],
+           "started_at": iso.after(offers, started), "completed_at": iso.after(offers, completed),
+           "updated_at": iso.after(offers, updated), "disposition": list(map(NAMES.get, code, code)),
            "queue": queue, "transfer": transfer, "agent": agent, "lang": lang, "path": path,
-           "caller_hash": [unpack_hash(h) if h else "" for h in hashes]}
-    out.update(_answer_columns(kinds, answers, notes, columns))
+           "caller_hash": _caller_hashes(hashes), **answers}
     return [out[c] for c in columns]
 
 
-def _answer_columns(kinds: list[str], answers: Columns, notes: Columns,
-                    columns: list[str]) -> dict[str, list[str]]:
-    """Answer and transcript columns by question id, from answers stored by question position."""
-    wanted = [(c, c.startswith(ANSWER), c.partition("_")[2]) for c in columns
-              if c.startswith((ANSWER, TRANSCRIPT))]
-    out = {c: [""] * len(kinds) for c, _, _ in wanted}
+def _states(states: list[str]) -> list[list[str]]:
+    """The four parts of each stored state ("<code>,<started>,<completed>,<updated>") as columns,
+    split a page at a time (a list per row would keep the garbage collector busy)."""
+    if list(map(str.count, states, repeat(","))).count(3) == len(states):
+        parts = ",".join(states).split(",")
+        return [parts[i::4] for i in range(4)]
+    return [list(c) for c in zip(*[s.split(",") for s in states], strict=True)]
+
+
+def _caller_hashes(stored: list[str | None]) -> list[str]:
+    """Caller hashes (16 hex digits) of stored values: a page of 64-bit integers in one go."""
+    try:
+        if stored:  # 16 hex digits a value: the bytes of big-endian signed 64-bit integers
+            return Plain(struct.pack(f">{len(stored)}q", *map(int, stored)).hex(" ", 8).split(" "))  # type: ignore
+    except (TypeError, ValueError, struct.error):  # empty, "~" + text, or out of range
+        return [unpack_hash(h) if h else "" for h in stored]
+    return []
+
+
+def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str, list[str]] | None:
+    """Answer and transcript columns by column name, from answers stored by question position."""
+    out = {c: [""] * len(kinds) for c, _, _ in plan.wanted}
     layouts = dict.fromkeys(kinds)
     for layout in layouts:
-        order = {qid: n for n, qid in enumerate(question_ids(layout))}
+        sources = plan.plan(layout)
+        if sources is None:
+            return None
         mine = [i for i, k in enumerate(kinds) if k == layout] if len(layouts) > 1 else None
-        for column, is_answer, qid in wanted:
-            if qid not in order:
-                continue
-            source = (answers if is_answer else notes)[order[qid]]
+        for column, at, is_answer in sources:
+            source = page[at]
+            if mine is not None:
+                source = [source[i] for i in mine]
             cells = [v.rpartition("@")[0] if v else "" for v in source] if is_answer else \
                 [v or "" for v in source]
             if mine is None:
                 out[column] = cells
             else:
-                for i in mine:
-                    out[column][i] = cells[i]
+                into = out[column]
+                for i, v in zip(mine, cells, strict=True):
+                    into[i] = v
     return out
 
 
-def _decoded_page(client: Any, sids: list[str], columns: list[str]) -> Columns:
+def _decoded_page(client: Any, sids: list[str], columns: list[str], iso: IsoTimes) -> Columns:
     """Columns from whole responses read and decoded one by one (none when all are gone)."""
     pipe = client.pipeline(transaction=False)
     for sid in sids:
@@ -229,7 +302,10 @@ def _decoded_page(client: Any, sids: list[str], columns: list[str]) -> Columns:
     fields = ["a:" + c[len(ANSWER):] if c.startswith(ANSWER) else
               "x:" + c[len(TRANSCRIPT):] if c.startswith(TRANSCRIPT) else c for c in columns]
     rows = [[record.get(f) or "" for f in fields] for record in found]
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in columns]
+    if not rows:
+        return [[] for _ in columns]
+    return [iso.column(list(c)) if name in TIME_COLUMNS else list(c)
+            for name, c in zip(columns, zip(*rows, strict=True), strict=True)]
 
 
 def _keep(page: Columns, wanted: list[bool]) -> Columns:
@@ -267,11 +343,16 @@ def _voicemail_rows(client: Any, start: float, end: float, filters: Filters,
 
 
 class IsoTimes:
-    """Formats epoch seconds as ISO-8601 local time with offset, fast (a cache per 15 minutes)."""
+    """Formats epoch seconds as ISO-8601 local time with offset, fast: for each quarter hour, the
+    `date T hh:mm:` of its minutes and the `ss+hh:mm` endings of its offset are cached."""
+
+    KEPT = 5_000  # quarter hours (52 days: ~7 MB) and days cached, at most
 
     def __init__(self, tz: str):
         self.zone = ZoneInfo(tz)
-        self._quarters: dict[int, tuple[list[str], str]] = {}
+        self._quarters: dict[int, tuple[list[str], list[str]] | None] = {}  # -> (heads, tails)
+        self._tails: dict[int, list[str]] = {}  # by offset in seconds
+        self._days: dict[int, str] = {}
 
     def __call__(self, text: str) -> str:
         """`2026-03-08T01:59:59-05:00` for an epoch given as text ("" stays "")."""
@@ -289,25 +370,77 @@ class IsoTimes:
 
     def seconds(self, times: list[int | None]) -> list[str]:
         """Each epoch (whole seconds) formatted; None becomes ""."""
-        quarters, out = self._quarters, []
-        for at in times:
-            if at is None:
-                out.append("")
-                continue
-            quarter, offset = divmod(at, 900)
-            minutes, suffix = quarters.get(quarter) or self._quarter(quarter)
-            out.append(minutes[offset // 60] + SECONDS[offset % 60] + suffix)
-        return out
+        return self._format(times, None in times)
 
-    def _quarter(self, quarter: int) -> tuple[list[str], str]:
-        """The 15 `date T hh:mm:` prefixes of a quarter hour and its offset (a small cache)."""
-        if len(self._quarters) > 50_000:
-            self._quarters.clear()
-        local = datetime.fromtimestamp(quarter * 900, UTC).astimezone(self.zone)
-        head = local.strftime("%Y-%m-%dT%H:")
-        parts = self._quarters[quarter] = ([f"{head}{local.minute + m:02d}:" for m in range(15)],
-                                           local.isoformat()[19:] or "+00:00")
-        return parts
+    def after(self, starts: list[int], seconds: Sequence[str]) -> list[str]:
+        """Each start plus its whole `seconds` (as text) formatted; empty seconds stay empty."""
+        if "" in seconds:
+            return self._format([o + int(s) if s else None
+                                 for o, s in zip(starts, seconds, strict=True)], True)
+        if len(starts) != len(seconds):
+            raise ValueError("as many starts as seconds are needed")
+        return self._format(list(map(add, starts, map(int, seconds))), False)
+
+    def _format(self, times: list[int | None], blanks: bool) -> list[str]:
+        """`seconds`, told whether there is None among the times."""
+        quarters = self._quarters
+        for _ in range(2):
+            try:
+                if blanks:
+                    return Plain([(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60]  # type: ignore
+                                  if at is not None else "" for at in times])
+                return Plain([(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60]  # type: ignore
+                              for at in times])
+            except KeyError:  # a quarter hour not seen yet
+                self._learn([at for at in times if at is not None])
+            except TypeError:  # a quarter hour with an odd offset
+                break
+        return [self._one(at) for at in times]
+
+    def _one(self, at: int | None) -> str:
+        """One time formatted (None as "")."""
+        if at is None:
+            return ""
+        quarter = at // 900
+        if quarter not in self._quarters:
+            self._learn([at])
+        found = self._quarters[quarter]
+        if found is None:  # an offset with seconds (local mean time, before 1900 or so)
+            return datetime.fromtimestamp(at, UTC).astimezone(self.zone).isoformat()
+        return found[0][at // 60 % 15] + found[1][at % 60]
+
+    def _learn(self, times: list[int]) -> None:
+        """Cache the quarter hours of these times (the cache is emptied when it grows too big)."""
+        quarters = self._quarters
+        if len(quarters) > self.KEPT:
+            quarters.clear()
+        for quarter in {at // 900 for at in times}.difference(quarters):
+            quarters[quarter] = self._quarter(quarter)
+
+    def _quarter(self, quarter: int) -> tuple[list[str], list[str]] | None:
+        """The `date T hh:mm:` of the 15 minutes of a quarter hour and the 60 `ss+hh:mm` endings
+        (None for an offset with seconds)."""
+        offset = datetime.fromtimestamp(quarter * 900, self.zone).utcoffset() or timedelta()
+        seconds = offset.days * 86400 + offset.seconds
+        if seconds % 60:
+            return None
+        tails = self._tails.get(seconds)
+        if tails is None:
+            suffix = f"{'-' if seconds < 0 else '+'}{abs(seconds) // 3600:02d}:{abs(seconds) // 60 % 60:02d}"
+            tails = self._tails[seconds] = [s + suffix for s in SECONDS]
+        day, clock = divmod(quarter * 15 + seconds // 60, 1440)
+        if clock + 15 <= 1440:
+            date_t = self._days.get(day) or self._day(day)
+            return [date_t + hhmm for hhmm in CLOCK[clock:clock + 15]], tails
+        return [(self._days.get(d) or self._day(d)) + CLOCK[c]
+                for d, c in (divmod(quarter * 15 + seconds // 60 + m, 1440) for m in range(15))], tails
+
+    def _day(self, day: int) -> str:
+        """`2026-03-08T` for a day counted from 1970-01-01."""
+        if len(self._days) > self.KEPT:
+            self._days.clear()
+        text = self._days[day] = date.fromordinal(EPOCH_DAY + day).isoformat() + "T"
+        return text
 
 
 # -- writers -----------------------------------------------------------------------------------
@@ -334,26 +467,51 @@ def _pages(rows: Iterable[dict], columns: list[str]) -> Iterator[Columns]:
 
 def write_csv(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None = None,
               bom: bool = False) -> int:
-    """Write rows as UTF-8 CSV (with a BOM for Excel when asked); returns the row count."""
+    """Write rows as UTF-8 CSV (with a BOM for Excel when asked); returns the row count.
+
+    Bytes are those of csv.writer (excel dialect), with cells neutralised against formulas.
+    """
     columns = _columns(rows, columns)
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
-    try:
-        if bom:
-            text.write("\ufeff")
-        writer = csv.writer(text)
-        writer.writerow(columns)
-        count = 0
-        for page in _pages(rows, columns):
-            for i, column in enumerate(page):
-                # One C-level search per column; the per-cell work only for columns that need it.
-                if RISKY_CELL("\x00" + "\x00".join(column)):
-                    page[i] = [neutralise(v) for v in column]
-            writer.writerows(zip(*page, strict=True))
-            count += len(page[0])
-        text.flush()
-    finally:
-        text.detach()
+    head = io.StringIO()
+    if bom:
+        head.write("\ufeff")
+    csv.writer(head).writerow(columns)
+    out.write(head.getvalue().encode())
+    count = 0
+    for page in _pages(rows, columns):
+        if len(page) == 1:  # a lone empty cell is written "" by csv: not joined by hand
+            text = io.StringIO()
+            csv.writer(text).writerows((neutralise(v) if isinstance(v, str) else v,) for v in page[0])
+            out.write(text.getvalue().encode())
+        elif page[0]:
+            lines = map(",".join, zip(*map(_csv_cells, page), strict=True))
+            out.write(("\r\n".join(lines) + "\r\n").encode())
+        count += len(page[0])
     return count
+
+
+def _csv_cells(column: list[Any]) -> list[str]:
+    """A column's cells as CSV text: neutralised, quoted where csv.writer quotes (QUOTE_MINIMAL)."""
+    if type(column) is Plain:
+        return column
+    try:
+        joined = "\x00" + "\x00".join(column)  # a few C-level searches per column, not per cell
+    except TypeError:  # not all text (dict rows): as csv.writer has it
+        column = ["" if v is None else str(v) for v in column]
+        joined = "\x00" + "\x00".join(column)
+    if '"' in joined or "," in joined or "\n" in joined or "\r" in joined or RISKY_CELL(joined):
+        return [_csv_cell(v) if v and (v[0] in FORMULA_STARTS or '"' in v or "," in v or "\n" in v
+                                       or "\r" in v) else v for v in column]
+    return column
+
+
+def _csv_cell(value: str) -> str:
+    """One cell as CSV text (see _csv_cells)."""
+    if value[0] in FORMULA_STARTS and not PLAIN_NUMBER(value):
+        value = "'" + value
+    if '"' in value or "," in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def _values(columns: list[str]) -> Callable[[dict], list[str]]:
@@ -373,14 +531,42 @@ def _values(columns: list[str]) -> Callable[[dict], list[str]]:
 
 
 def write_jsonl(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None = None) -> int:
-    """Write one JSON object per line (UTF-8, keys in column order); returns the row count."""
+    """Write one JSON object per line (UTF-8, keys in column order); returns the row count.
+
+    Bytes are those of json's encoder (ensure_ascii=False) for a dict of the row.
+    """
     columns = _columns(rows, columns)
-    encode, count = json.JSONEncoder(ensure_ascii=False).encode, 0
+    keys = [encode_basestring(c).replace("%", "%%") + ": " for c in columns]
+    lines: dict[tuple[bool, ...], str] = {}  # "%" templates of a line, by which columns are plain
+    count = 0
     for page in _pages(rows, columns):
-        lines = [encode(dict(zip(columns, values, strict=True))) for values in zip(*page, strict=True)]
-        out.write(("\n".join(lines) + "\n").encode())
-        count += len(lines)
+        if page[0]:
+            plain = tuple(map(_json_plain, page))
+            line = lines.get(plain) or lines.setdefault(plain, "{" + ", ".join(
+                key + ('"%s"' if bare else "%s") for key, bare in zip(keys, plain, strict=True)) + "}")
+            cells = [c if bare else _json_cells(c) for c, bare in zip(page, plain, strict=True)]
+            out.write(("\n".join(map(line.__mod__, zip(*cells, strict=True))) + "\n").encode())
+        count += len(page[0])
     return count
+
+
+def _json_plain(column: list[Any]) -> bool:
+    """True when every cell is text json writes as is, between quotes (checked per column)."""
+    if type(column) is Plain:
+        return True
+    try:
+        joined = "".join(column)
+    except TypeError:
+        return False
+    return joined.isprintable() and '"' not in joined and "\\" not in joined
+
+
+def _json_cells(column: list[Any]) -> list[str]:
+    """Each cell of a column as json writes it."""
+    try:
+        return list(map(encode_basestring, column))
+    except TypeError:  # not all text (dict rows)
+        return list(map(JSON_VALUE, column))
 
 
 def write_xlsx(rows: Iterable[dict], path_or_binary: Any, columns: list[str] | None = None,

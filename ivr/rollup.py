@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -136,44 +137,89 @@ def field_pages(client: Any, index: str, key: str, fields: list[str], since: flo
 
     `key` is a hash key template with %s for the member; a missing field or hash reads as None.
     Only the named fields travel, in one reply per page; on a single server Redis already reads
-    the next page while the caller works on this one.
+    the next two pages while the caller works on this one.
     """
     pages = _cluster_fields if isinstance(client, RedisCluster) else _sorted_fields
     return pages(client, index, key, fields, since, until, size)
 
 
+def field_values(client: Any, index: str, key: str, fields: list[str], since: float, until: float,
+                 size: int = 5000, then: list[str] | None = None) -> Iterator[Columns]:
+    """Pages of columns [field 1, ..., then 1, ...] (no members) for index members scored in
+    [since, until); the `then` fields are only read for a page where the first field is missing
+    somewhere (all None otherwise).
+
+    For a quick look over a range (which values occur): pages are read by rank without noticing
+    entries that come and go meanwhile, so one may be seen twice or missed.
+    """
+    then = then or []
+    if isinstance(client, RedisCluster):
+        for page in _cluster_fields(client, index, key, fields + then, since, until, size):
+            yield page[1:]
+        return
+    pattern = key.replace("%s", "*", 1)
+    offset, end = _ranks(client, index, since, until)
+
+    def sort(start: int, names: list[str]) -> list[Any]:
+        return ["SORT", index, "BY", "nosort", "LIMIT", start, min(size, end - start),
+                *(x for f in names for x in ("GET", f"{pattern}->{f}"))]
+
+    pipe = client.pipeline(transaction=False)
+    while offset < end:
+        starts = range(offset, min(end, offset + 4 * size), size)  # a few pages a round trip
+        for start in starts:
+            pipe.execute_command(*sort(start, fields))
+        offset += 4 * size
+        for start, flat in zip(starts, pipe.execute(), strict=True):
+            page = [flat[i::len(fields)] for i in range(len(fields))]
+            if then and None in page[0]:
+                flat = client.execute_command(*sort(start, fields + then))
+                page = [flat[i::len(fields) + len(then)] for i in range(len(fields) + len(then))]
+            elif then:
+                page += [[None] * len(page[0]) for _ in then]
+            if page[0]:
+                yield page
+
+
 def _sorted_fields(client: Any, index: str, key: str, fields: list[str], since: float,
-                   until: float, size: int) -> Iterator[Columns]:
-    """Pages by rank with SORT BY nosort GET (done in C, no script), each asked for before the
-    previous one is handed on.  A page starts by re-reading the last member handed on, to notice
-    entries added or removed before it meanwhile (then the place is found again by rank)."""
+                   until: float, size: int, ahead: int = 2) -> Iterator[Columns]:
+    """Pages by rank with SORT BY nosort GET (done in C, no script), `ahead` pages asked for
+    before the one handed on, so Redis reads them while the caller works.  A page starts by
+    re-reading the last member of the page before, to notice entries added or removed before it
+    meanwhile (then the replies on the way are dropped and the place is found again by rank)."""
     pattern = key.replace("%s", "*", 1)
     gets = ["GET", "#", *(x for f in fields for x in ("GET", f"{pattern}->{f}"))]
-    width, last, pending = len(fields) + 1, None, False
+    width, last = len(fields) + 1, None
     offset, end = _ranks(client, index, since, until)
+    asked: deque[int] = deque()  # per page on the way: 1 when it re-reads the member before it
     conn = client.connection_pool.get_connection()
     try:
-        while offset < end:
-            if not pending:
-                back = 0 if last is None else 1
-                conn.send_command("SORT", index, "BY", "nosort", "LIMIT", offset - back,
-                                  min(size, end - offset) + back, *gets)
-            flat, pending = conn.read_response(), False
+        while True:
+            while len(asked) < ahead and offset < end:
+                back = 0 if last is None and not asked else 1
+                count = min(size, end - offset)
+                conn.send_command("SORT", index, "BY", "nosort", "LIMIT", offset - back, count + back,
+                                  *gets)
+                asked.append(back)
+                offset += count
+            if not asked:
+                return
+            back = asked.popleft()
+            flat = conn.read_response()
             if back and (not flat or flat[0] != last):
+                while asked:  # asked for by ranks that no longer hold
+                    asked.pop()
+                    conn.read_response()
                 offset, end = _ranks(client, index, since, until, after=last)
                 last = None
                 continue
             page = [flat[i::width][back:] for i in range(width)]
             if not page[0]:
                 return
-            last, offset, back = page[0][-1], offset + len(page[0]), 1
-            if offset < end:  # Redis reads the next page while this one is used
-                conn.send_command("SORT", index, "BY", "nosort", "LIMIT", offset - 1,
-                                  min(size, end - offset) + 1, *gets)
-                pending = True
+            last = page[0][-1]
             yield page
     finally:
-        if pending:  # abandoned with a reply on the way: that connection cannot be reused
+        if asked:  # abandoned with replies on the way: that connection cannot be reused
             conn.disconnect()
         client.connection_pool.release(conn)
 

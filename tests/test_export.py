@@ -176,3 +176,81 @@ def test_plain_dict_rows_are_written_too():
     out = io.BytesIO()
     assert write_csv([{"a": "=1", "b": None}, {"a": "x"}], out, ["a", "b"]) == 2
     assert out.getvalue().decode().splitlines() == ["a,b", "'=1,", "x,"]
+
+
+TRICKY = ["", "plain", "a,b", 'say "hi"', "line1\nline2", "cr\rhere", "crlf\r\n", "=1+1", "+15551234567",
+          "-3", "-2.5", "2.5", "-main", "@call", "\tx", "\rx", "+1******4567", "+1+cmd", "très bien", "日本語",
+          "😀", " lead", "trail,", '"', "x\x00y", "\u2028", "back\\slash", "a@b@c", ATTACK, "-", "+", "@", "=",
+          "%s %d", "'quoted'", "\x7f", "\x1f"]
+
+
+def test_csv_writer_gives_the_bytes_of_the_csv_module_on_tricky_cells():
+    columns = ["a", "b", "c"]
+    data = [{"a": x, "b": y, "c": "z"} for x in TRICKY for y in ("", "=x", "ok", "a,b")] + \
+        [{"a": None, "b": "1", "c": None}]
+    out = io.BytesIO()
+    assert write_csv(data, out, columns, bom=True) == len(data)
+    expected = io.StringIO()
+    expected.write("\ufeff")
+    writer = csv.writer(expected)
+    writer.writerow(columns)
+    writer.writerows([neutralise(row[c] or "") for c in columns] for row in data)
+    assert out.getvalue() == expected.getvalue().encode()
+    lone = io.BytesIO()  # one column: csv writes an empty cell as ""
+    write_csv([{"a": v} for v in TRICKY], lone, ["a"])
+    expected = io.StringIO()
+    csv.writer(expected).writerows([["a"]] + [[neutralise(v)] for v in TRICKY])
+    assert lone.getvalue() == expected.getvalue().encode()
+
+
+def test_jsonl_writer_gives_the_bytes_of_the_json_module_on_tricky_cells():
+    columns = ["a", "b%s", 'c"']
+    data = [{"a": x, "b%s": "plain", 'c"': x[::-1]} for x in TRICKY]
+    out = io.BytesIO()
+    assert write_jsonl(data, out, columns) == len(data)
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    assert out.getvalue() == "".join(encode(row) + "\n" for row in data).encode()
+
+
+def test_iso_times_match_datetime_in_many_zones():
+    import random
+    from zoneinfo import ZoneInfo
+    pick = random.Random(5)
+    times = [pick.randrange(-2_500_000_000, 4_000_000_000) for _ in range(3000)] + \
+        list(range(1772900000, 1773000000, 997))
+    for tz in ("America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "Europe/Amsterdam", "UTC",
+               "America/St_Johns", "Pacific/Chatham", "Africa/Casablanca"):
+        iso, zone = IsoTimes(tz), ZoneInfo(tz)
+        assert iso.seconds(times + [None]) == \
+            [datetime.fromtimestamp(t, zone).isoformat() for t in times] + [""]
+        gaps = [pick.choice(["", "0", "59", "3600"]) for _ in times]
+        assert iso.after(times, gaps) == [datetime.fromtimestamp(t + int(g), zone).isoformat() if g else ""
+                                          for t, g in zip(times, gaps, strict=True)]
+
+
+def test_survey_pages_the_stored_encoding_cannot_serve_are_decoded(redis_client):
+    c = redis_client
+    put_survey(c, "NEW", T, "completed", {"csat": "4"}, caller_hash="ab" * 8)
+    c.hset("ivr:survey:{OLD}", mapping={"call_sid": "OLD", "survey": "csat", "offered_at": repr(T + 5),
+                                        "disposition": "completed", "kinds": "csat:scale:1-5",
+                                        "a:csat": "2", "caller_hash": "cd" * 8})
+    c.zadd("ivr:surveys:by_time", {"OLD": T + 5, "GONE": T + 6})  # in contract names; deleted
+    found = {r["call_sid"]: r for r in rows(c, "surveys", *DAY, tz="America/New_York")}
+    assert list(found) == ["NEW", "OLD"]
+    assert [found[s]["offered_at"] for s in found] == ["2026-03-02T05:00:00-05:00",
+                                                       "2026-03-02T05:00:05-05:00"]
+    assert [found[s]["answer_csat"] for s in found] == ["4", "2"]
+    assert (found["NEW"]["caller_hash"], found["OLD"]["caller_hash"]) == ("ab" * 8, "cd" * 8)
+
+
+def test_questions_first_seen_after_the_columns_were_chosen(redis_client, monkeypatch):
+    from ivr import export
+    decoded = []
+    monkeypatch.setattr(export, "_decoded_page", lambda *a, _real=export._decoded_page:
+                        decoded.append(a[1]) or _real(*a))
+    put_survey(redis_client, "A", T, "completed", {"csat": "4"})
+    stream = rows(redis_client, "surveys", *DAY)
+    layout = "q1:yes_no,q2:yes_no,q3:yes_no,q4:yes_no,q5:yes_no,csat:scale:1-5"  # csat 6th
+    put_survey(redis_client, "B", T + 1, "completed", {"csat": "5", "q1": "yes"}, kinds=layout)
+    assert [(r["call_sid"], r["answer_csat"]) for r in stream] == [("A", "4"), ("B", "5")]
+    assert decoded == [["A", "B"]] and "answer_q1" not in stream.columns
