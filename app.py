@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from flask import Flask
@@ -48,6 +49,9 @@ class _LazyApp:
         """The real app, created on first use."""
         if self._app is None:
             self._app = create_app()
+            # What start-up built (modules, menus, templates) lives as long as the process: move it
+            # out of the collector's generations so collections between webhooks stay short.
+            gc.freeze()
         return self._app
 
     def __call__(self, environ, start_response):
