@@ -3,7 +3,7 @@
     python bench/dashboard_bench.py --rows 1000000 [--redis-url URL]
 
 Responses are one a minute, ending a week ago, written by the export benchmark's seeding script
-(reused with its `start_redis`), each with a call record. Each page is timed cold (hourly rollups dropped, so they are
+(reused, on `bench.harness.given_or_private_redis`), each with a call record. Each page is timed cold (hourly rollups dropped, so they are
 computed from the raw records and cached) and then warm (median of 3, read from the rollups),
 in-process through the Flask test client (no network). Target: warm dashboard < 1 s for a year.
 """
@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.export_bench import SEED_LUA, seed_contexts, start_redis  # noqa: E402
+from bench.export_bench import SEED_LUA, seed_contexts  # noqa: E402
+from bench.harness import given_or_private_redis  # noqa: E402
 from ivr.accounts import hash_password  # noqa: E402
 from ivr.daily import forget_days  # noqa: E402
 from ivr.redisconn import connect  # noqa: E402
@@ -134,22 +135,18 @@ def main() -> None:
 
     end = (time.time() // DAY - 7) * DAY  # midnight UTC a week ago: every hour is settled
     start = end - args.rows * 60.0
-    proc, url, home = (None, args.redis_url, None) if args.redis_url else start_redis()
     data_dir = tempfile.mkdtemp(prefix="ivr-bench-data-")
-    try:
-        print(f"seeding {args.rows:,} responses ...", flush=True)
-        print(f"seeded in {seed(url, args.rows, start):.1f} s (each response with its call record)")
-        last = datetime.fromtimestamp(end - 1, UTC).date()
-        client, redis_client = signed_in_client(url, data_dir), connect(url, socket_timeout=60)
-        print(f"{'page':<22}{'cold ms':>11}{'warm ms':>10}{'ratio':>10}")
-        for name, page in pages(last.isoformat(), lambda d: (last - timedelta(days=d - 1)).isoformat()):
-            measure(client, redis_client, (start - DAY, end + DAY), name, page)
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        if proc:
-            proc.terminate()
-            proc.wait()
-            shutil.rmtree(home, ignore_errors=True)
+    with given_or_private_redis(args.redis_url, "--appendonly", "no") as url:
+        try:
+            print(f"seeding {args.rows:,} responses ...", flush=True)
+            print(f"seeded in {seed(url, args.rows, start):.1f} s (each response with its call record)")
+            last = datetime.fromtimestamp(end - 1, UTC).date()
+            client, redis_client = signed_in_client(url, data_dir), connect(url, socket_timeout=60)
+            print(f"{'page':<22}{'cold ms':>11}{'warm ms':>10}{'ratio':>10}")
+            for name, page in pages(last.isoformat(), lambda d: (last - timedelta(days=d - 1)).isoformat()):
+                measure(client, redis_client, (start - DAY, end + DAY), name, page)
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

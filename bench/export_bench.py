@@ -13,7 +13,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,30 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import machine  # noqa: E402
-from ivr.redisconn import connect, redis_binary  # noqa: E402
+from bench.harness import given_or_private_redis, machine  # noqa: E402
+from ivr.redisconn import connect  # noqa: E402
 from ivr.surveys import SurveyStore  # noqa: E402
 
 START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 KINDS = "csat:scale:1-5,resolved:yes_no,nps:nps:0-10,comment:comment"
-
-
-def start_redis() -> tuple[subprocess.Popen, str, str]:
-    """A throwaway redis-server on a free loopback port (no persistence)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    home = tempfile.mkdtemp(prefix="ivr-bench-")
-    proc = subprocess.Popen([redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", home,
-                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(200):
-        try:
-            connect(url).ping()
-            return proc, url, home
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
 
 
 QUEUES, CYCLE = ("billing", "support", "sales"), 120  # queue, agent and language repeat every 120
@@ -131,27 +112,23 @@ def main() -> None:
     if args.child:
         child(args.redis_url, args.child, args.out)
         return
-    proc, url, home = (None, args.redis_url, None) if args.redis_url else start_redis()
     workdir = tempfile.mkdtemp(prefix="ivr-bench-out-")
-    try:
-        print(f"{machine()}; load average {os.getloadavg()[0]:.1f}")
-        print(f"seeding {args.rows:,} survey responses ...", flush=True)
-        print(f"seeded in {seed(url, args.rows):.1f} s")
-        print(f"{'format':<7}{'rows':>11}{'seconds':>9}{'rows/s':>10}{'peak MB':>9}{'file MB':>9}")
-        for fmt in args.formats.split(","):
-            out = os.path.join(workdir, f"surveys.{fmt}")
-            done = subprocess.run([sys.executable, __file__, "--child", fmt, "--redis-url", url,
-                                   "--out", out], capture_output=True, text=True, check=True)
-            m = json.loads(done.stdout.strip().splitlines()[-1])
-            print(f"{fmt:<7}{m['rows']:>11,}{m['seconds']:>9.1f}{m['rows'] / m['seconds']:>10,.0f}"
-                  f"{m['peak_mb']:>9.0f}{m['bytes'] / 2**20:>9.0f}", flush=True)
-            os.remove(out)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        if proc:
-            proc.terminate()
-            proc.wait()
-            shutil.rmtree(home, ignore_errors=True)
+    with given_or_private_redis(args.redis_url, "--appendonly", "no") as url:
+        try:
+            print(f"{machine()}; load average {os.getloadavg()[0]:.1f}")
+            print(f"seeding {args.rows:,} survey responses ...", flush=True)
+            print(f"seeded in {seed(url, args.rows):.1f} s")
+            print(f"{'format':<7}{'rows':>11}{'seconds':>9}{'rows/s':>10}{'peak MB':>9}{'file MB':>9}")
+            for fmt in args.formats.split(","):
+                out = os.path.join(workdir, f"surveys.{fmt}")
+                done = subprocess.run([sys.executable, __file__, "--child", fmt, "--redis-url", url,
+                                       "--out", out], capture_output=True, text=True, check=True)
+                m = json.loads(done.stdout.strip().splitlines()[-1])
+                print(f"{fmt:<7}{m['rows']:>11,}{m['seconds']:>9.1f}{m['rows'] / m['seconds']:>10,.0f}"
+                      f"{m['peak_mb']:>9.0f}{m['bytes'] / 2**20:>9.0f}", flush=True)
+                os.remove(out)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

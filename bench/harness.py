@@ -63,6 +63,16 @@ def redis_server(*extra: str):
         shutil.rmtree(home, ignore_errors=True)
 
 
+@contextmanager
+def given_or_private_redis(url: str | None, *extra: str):
+    """`url` when one is given (an empty Redis the caller owns), else a private `redis_server`."""
+    if url:
+        yield url
+        return
+    with redis_server(*extra) as private:
+        yield private
+
+
 def _redis_ping(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:

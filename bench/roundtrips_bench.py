@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,39 +23,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import redis  # noqa: E402
 import redis.connection  # noqa: E402
 from phone import TOKEN, Phone  # noqa: E402
+from roundtrip_count import RoundTrips  # noqa: E402
 
 from app import create_app  # noqa: E402
 from bench.harness import machine, menus_open_all_hours, redis_server  # noqa: E402
 
 TARGET = 1
-
-
-class RoundTrips:
-    """Counts what redis-py sends while `counting`: one packed send is one round trip."""
-
-    def __init__(self) -> None:
-        self.count = self.background = 0
-        self._original = redis.connection.AbstractConnection.send_packed_command
-
-    @contextmanager
-    def counting(self):
-        """Count round trips inside the block."""
-        counter, original = self, self._original
-
-        webhook_thread = threading.current_thread()
-
-        def send(conn, command, check_health=True):
-            if threading.current_thread() is webhook_thread:
-                counter.count += 1
-            else:  # the batcher's thread writing a batch of navigation events
-                counter.background += 1
-            return original(conn, command, check_health)
-
-        redis.connection.AbstractConnection.send_packed_command = send
-        try:
-            yield
-        finally:
-            redis.connection.AbstractConnection.send_packed_command = original
 
 
 def commands_processed(client: redis.Redis) -> int:

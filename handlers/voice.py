@@ -93,16 +93,16 @@ def menu_twiml(rt: Runtime, hook: Webhook) -> str:
     ms = rt.menus.for_call(state.version)
     digits = hook.form.get("Digits", "")[:32]
     step = Navigator(ms, now=hook.clock).press(state, digits or None)
-    sid = hook.form.get("CallSid", "")[:64] or "unknown"
+    who = Caller(hook.form, rt)  # the caller's hash and numbers are worked out only for a route
     fields = {"lang": step.lang, "last_menu": state.node}
     after = step.gather or step.route
     if after is not None and after.state.vars:  # digits the caller entered (order number...)
         fields.update({f"entered_{name}": value for name, value in after.state.vars.items()})
-    commands = rt.calls.step(sid, state.step + 1, step.trail, fields)
+    commands = rt.calls.step(who.sid, state.step + 1, step.trail, fields)
     if step.route is None:
         rt.events.defer(commands)  # navigation only: batched when IVR_EVENT_BATCH_MS is set
     else:
-        rt.events.write(commands + route_commands(rt, step, Caller(hook.form, rt)))
+        rt.events.write(commands + route_commands(rt, step, who))
     return step_twiml(rt, step, ms)
 
 

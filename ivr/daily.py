@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ivr.metrics import Filters, Kpis, MetricSettings, fold_call, fold_survey, kpis_from
-from ivr.rollup import HOUR, SEP, Cells, Tally, merge_cells, tally_range
+from ivr.rollup import HOUR, SEP, Cells, Tally, delete_scanned, merge_cells, tally_range
 
 DAY_KEY = "ivr:daily:v1:%s"
 
@@ -94,13 +94,6 @@ def figures(client: Any, first: date, last: date, tz: str, filters: Filters,
     return Figures(kpis_from(total, settings, tz), per_day, per_queue)
 
 
-def forget_days(client: Any, batch: int = 500) -> int:
+def forget_days(client: Any) -> int:
     """Drop every cached day (after late data or a metrics change); returns how many."""
-    removed = 0
-    keys: list[str] = []
-    for key in client.scan_iter(match=DAY_KEY % "*", count=batch):
-        keys.append(key)
-        if len(keys) >= batch:
-            removed += client.delete(*keys)
-            keys = []
-    return removed + (client.delete(*keys) if keys else 0)
+    return delete_scanned(client, DAY_KEY % "*")

@@ -331,17 +331,26 @@ def _read_hours(client: Any, hours: list[int]) -> list[Cells | None]:
     return out
 
 
-def forget_rollups_before(client: Any, until: float, batch: int = 500) -> int:
-    """Drop every cached hour that starts before `until` (after a purge); returns how many."""
+def delete_scanned(client: Any, pattern: str, wanted: Callable[[str], bool] = lambda _key: True,
+                   batch: int = 500) -> int:
+    """Delete the keys matching `pattern` that `wanted` accepts, a batch at a time; how many."""
     removed, keys = 0, []
-    for key in client.scan_iter(match=ROLLUP_KEY.replace("%d", "*"), count=batch):
-        hour = key.rpartition(":")[2]
-        if hour.isdigit() and int(hour) < until:
+    for key in client.scan_iter(match=pattern, count=batch):
+        if wanted(key):
             keys.append(key)
         if len(keys) >= batch:
             removed += client.delete(*keys)
             keys = []
     return removed + (client.delete(*keys) if keys else 0)
+
+
+def forget_rollups_before(client: Any, until: float) -> int:
+    """Drop every cached hour that starts before `until` (after a purge); returns how many."""
+    def before(key: str) -> bool:
+        hour = key.rpartition(":")[2]
+        return hour.isdigit() and int(hour) < until
+
+    return delete_scanned(client, ROLLUP_KEY.replace("%d", "*"), before)
 
 
 def forget_rollups(client: Any, since: float, until: float) -> int:

@@ -136,15 +136,15 @@ def survey_after_call(rt: Any, ms: MenuSet, state: CallState, holder: Any, who: 
         return None
     kind = "transfer" if isinstance(holder, Transfer) else "queue"
     p = parts(rt)
-    path = ">".join(state.stack + (state.node,))
     answers = rt.writer.write_and_read_all(_lookup_reads(p.store, rt.calls, who), pending, None)
-    seen, agent, path = (False, "", path) if answers is None else _looked_up(answers, who, quiet_days)
+    seen, agent, path = (False, "", "") if answers is None else _looked_up(answers, who, quiet_days)
     if seen:
         return None
+    path = path or ">".join(state.stack + (state.node,))  # no recorded path: where the URL says
     now = round(time.time(), 1)
     st = SurveyState(survey.name, ms.version, state.lang, f"{kind}:{holder.name}",
-                     _AGENT.match(agent or "") and agent or "", asked=now, offered=now,
-                     path=path if _PATH.match(path or "") else "")
+                     _AGENT.match(agent) and agent or "", asked=now, offered=now,
+                     path=path if _PATH.match(path) else "")
     if ask == "at_start":
         commands = offer_commands(p.store, survey, st, who.sid, who.hash, quiet_days)
         if state.vars.get(OPT_IN_VAR) != "1":

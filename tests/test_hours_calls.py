@@ -10,6 +10,7 @@ import time_machine
 from appfixtures import ROOT
 from phone import Phone
 from test_queue_calls import record
+from test_survey_options import edit
 
 NEW_YORK = ZoneInfo("America/New_York")
 CLOSED_BILLING = "Our billing team is available Monday to Friday, 8 AM to 6 PM."
@@ -160,14 +161,8 @@ def test_ivr_check_reports_schedule_mistakes_as_file_and_line(menus_dir):
     assert out[-1].endswith("error(s), 0 warning(s): the menus would not be loaded")
 
 
-def _edit(path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
-
-
 def test_a_whole_line_closed_on_a_holiday_goes_to_voicemail(make_app, menus_dir, redis_client):
-    _edit(menus_dir / "line.yaml", "  main: main               # where",
+    edit(menus_dir / "line.yaml", "  main: main               # where",
           "  hours: office\n  closed:\n    say: {en-US: We are closed today., es-US: Hoy estamos cerrados.}\n"
           "    then: {voicemail: general}\n  main: main               # where")
     phone = Phone(make_app().test_client())
@@ -182,7 +177,7 @@ def test_a_whole_line_closed_on_a_holiday_goes_to_voicemail(make_app, menus_dir,
 
 
 def test_a_single_menu_option_with_hours(make_app, menus_dir):
-    _edit(menus_dir / "main.yaml", "      9: {voicemail: general, label: Leave a message}",
+    edit(menus_dir / "main.yaml", "      9: {voicemail: general, label: Leave a message}",
           "      9: {voicemail: general, label: Leave a message, hours: office,\n"
           "          closed: {say: {en-US: Messages are taken in office hours., "
           "es-US: Los mensajes se toman en horario de oficina.}, then: repeat}}")

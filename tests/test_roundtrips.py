@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 
 import pytest
-import redis.connection
 import time_machine
 from phone import Phone
+from roundtrip_count import RoundTrips
 from test_survey_flow import OPEN, sid_sampled
 
 from ivr.surveys import SurveyStore
@@ -20,67 +19,61 @@ def office_open():
         yield
 
 
-class Trips:
-    """Counts packed sends (a pipeline is one) made by the test's own thread."""
+class Trips(RoundTrips):
+    """Round trips per named webhook."""
 
-    def __init__(self, monkeypatch):
-        self.count = 0
-        original = redis.connection.AbstractConnection.send_packed_command
-        me = threading.current_thread()
-
-        def send(conn, command, check_health=True):
-            if threading.current_thread() is me:
-                self.count += 1
-            return original(conn, command, check_health)
-
-        monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", send)
+    def __init__(self, costs: dict):
+        super().__init__()
+        self.costs = costs
 
     @contextmanager
-    def webhook(self, name: str, costs: dict):
+    def webhook(self, name: str):
+        """Count the round trips of the block as webhook `name`."""
         before = self.count
-        yield
-        costs[name] = self.count - before
+        with self.counting():
+            yield
+        self.costs[name] = self.count - before
 
 
-def test_a_whole_call_costs_at_most_one_round_trip_per_webhook(make_app, redis_client, monkeypatch):
+def test_a_whole_call_costs_at_most_one_round_trip_per_webhook(make_app, redis_client):
     app = make_app()
     Phone(app.test_client(), number="+15550009999").call()  # connections and scripts warmed up
     phone = Phone(app.test_client(), sid=sid_sampled())
-    trips, costs = Trips(monkeypatch), {}
-    with trips.webhook("incoming", costs):
+    trips = Trips(costs := {})
+    with trips.webhook("incoming"):
         phone.call()
     for keys in ("1", "2"):
-        with trips.webhook(f"key {keys}", costs):
+        with trips.webhook(f"key {keys}"):
             phone.press(keys)
-    with trips.webhook("to queue", costs):
+    with trips.webhook("to queue"):
         enqueue = phone.press("1").first("Enqueue")
-    with trips.webhook("agent answers", costs):
+    with trips.webhook("agent answers"):
         phone.post(f"/voice/queue/answered?q={enqueue.text}&agent=alice", {"QueueTime": 30})
-    with trips.webhook("queue done", costs):
+    with trips.webhook("queue done"):
         after = phone.post(enqueue.get("action"), {"QueueResult": "bridged", "QueueTime": 30})
-    with trips.webhook("survey offer", costs):
+    with trips.webhook("survey offer"):
         phone.post(after.first("Redirect").text)
     for name, keys in (("accept", "1"), ("csat", "4"), ("resolved", "1"), ("nps", "10")):
-        with trips.webhook(name, costs):
+        with trips.webhook(name):
             phone.press(keys)
-    with trips.webhook("status", costs):
+    with trips.webhook("status"):
         phone.post("/voice/status", {"CallStatus": "completed", "CallDuration": 200})
     assert max(costs.values()) == 1, costs
     assert SurveyStore().get(redis_client, phone.sid)["disposition"] == "completed"
 
 
-def test_batched_key_presses_and_a_returning_caller_cost_no_extra_round_trip(make_app, monkeypatch):
+def test_batched_key_presses_and_a_returning_caller_cost_no_extra_round_trip(make_app):
     app = make_app(IVR_EVENT_BATCH_MS=20)
     Phone(app.test_client(), number="+15550009999").call()
     first = Phone(app.test_client(), number="+15550001234")
     first.call()
     first.press("2")  # Spanish
     first.press("4")  # operator: a route, remembered for the next call
-    trips, costs = Trips(monkeypatch), {}
+    trips = Trips(costs := {})
     returning = Phone(app.test_client(), number="+15550001234")
-    with trips.webhook("returning incoming", costs):
+    with trips.webhook("returning incoming"):
         welcome = returning.call()
     assert "es-US" in welcome.languages, welcome.text
-    with trips.webhook("key", costs):
+    with trips.webhook("key"):
         returning.press("9")  # not a choice on the welcome menu: a navigation-only step
     assert costs == {"returning incoming": 1, "key": 0}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from admin_seed import PASSWORDS, USERS, csrf_of, sign_in
-from browser import chromium, serving
+from browser import chromium, serving, sign_in_page
 
 OPEN = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)  # Monday 10:00 in New York: billing is open
 
@@ -22,11 +22,7 @@ def sim_app(make_app):
 def test_keypad_call_to_the_billing_queue_in_chromium(sim_app, redis_client):
     with serving(sim_app) as base, chromium() as browser:
         page = browser.new_page()
-        page.goto(base + "/admin/simulator")
-        page.fill("input[name=name]", "alice")
-        page.fill("input[name=password]", PASSWORDS["alice"])
-        with page.expect_navigation():
-            page.click("button[type=submit]")
+        sign_in_page(page, base + "/admin/simulator", "alice", PASSWORDS["alice"])
         assert page.url.endswith("/admin/simulator")
         version = sim_app.extensions["ivr"].menus.current.version
         assert page.inner_text("#version") == version
@@ -58,11 +54,7 @@ def test_keypad_call_to_the_billing_queue_in_chromium(sim_app, redis_client):
 def test_order_number_is_collected_until_pound_and_silence_reprompts(sim_app):
     with serving(sim_app) as base, chromium() as browser:
         page = browser.new_page()
-        page.goto(base + "/admin/simulator")
-        page.fill("input[name=name]", "alice")
-        page.fill("input[name=password]", PASSWORDS["alice"])
-        with page.expect_navigation():
-            page.click("button[type=submit]")
+        sign_in_page(page, base + "/admin/simulator", "alice", PASSWORDS["alice"])
         page.click("#call")
         page.wait_for_selector("text=For English, press 1.")
         page.click("#silence")
