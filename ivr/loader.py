@@ -33,10 +33,10 @@ def menu_files(path: Path) -> list[Path]:
 
 
 def content_version(sources: dict[str, str]) -> str:
-    """A short content hash that identifies one version of the menus."""
+    """A short content hash of the menus, by file name and text (not the folder's spelling)."""
     digest = hashlib.sha256()
-    for name in sorted(sources):
-        digest.update(name.encode() + b"\0" + sources[name].encode() + b"\0")
+    for name, text in sorted((Path(name).name, text) for name, text in sources.items()):
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
     return digest.hexdigest()[:10]
 
 

@@ -59,6 +59,9 @@ class VersionStore:
 class MenuRegistry:
     """Holds the current MenuSet and recent versions; reloads when menu files change."""
 
+    MISSING_RETRY = 5.0  # seconds before the store is asked again for a version it lacked
+    MISSING_KEPT = 256
+
     def __init__(self, path: Path, recordings: Path, check_every: float = 1.0, keep: int = 8,
                  store: VersionStore | None = None):
         self.path = Path(path)
@@ -72,6 +75,7 @@ class MenuRegistry:
         self._current = ""
         self._lock = threading.Lock()
         self._next_check = 0.0
+        self._missing: dict[str, float] = {}  # version -> when the store may be asked again
         self._fingerprint = self._files_fingerprint()
         menuset, problems = self._build()
         if menuset is None:
@@ -94,7 +98,14 @@ class MenuRegistry:
         """The MenuSet of `version` if kept in memory, or rebuilt from the version store."""
         found = self.versions.get(version)
         if found is None and self.store is not None:
+            now = time.monotonic()
+            if self._missing.get(version, 0.0) > now:  # asked lately: no disk read per request
+                return None
             found = self._rebuild(version)
+            if found is None:
+                if len(self._missing) >= self.MISSING_KEPT:
+                    self._missing.clear()
+                self._missing[version] = now + self.MISSING_RETRY
         return found
 
     def for_call(self, version: str) -> MenuSet:

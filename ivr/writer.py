@@ -13,6 +13,7 @@ import redis
 from redis import exceptions as rex
 
 from ivr import scripts
+from ivr.leanlink import LeanLink, LinkDown
 from ivr.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ class Writer:
         self._watch_lock = threading.Lock()
         # Scripts this writer has sent in full once; later runs send only the SHA1.
         self._sent_scripts: set[str] = set()
+        # One server (or Sentinel's master): batches go over a lean per-thread connection.
+        self._lean = LeanLink(client) if type(client) is redis.Redis else None
 
     @property
     def healthy(self) -> bool:
@@ -234,8 +237,12 @@ class Writer:
     def _pipeline(self, calls: list[tuple]) -> list[Any]:
         """Send `calls` in one non-transactional pipeline and return the per-command results."""
         self._round_trips += 1
-        if type(self.client) is redis.Redis:  # one server (or Sentinel's master): the lean way
-            return self._direct(calls)
+        if self._lean is not None:
+            try:
+                return self._lean.execute(calls)
+            except LinkDown as exc:  # redis-py reconnects, retries as configured, or raises
+                log.debug("lean Redis link down (%s); retrying through redis-py", exc)
+                return self._direct(calls)
         pipe = self.client.pipeline(transaction=False)
         for call in calls:
             pipe.execute_command(*call)

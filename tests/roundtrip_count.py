@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 import redis.connection
 
+from ivr.leanlink import _Link
+
 
 class RoundTrips:
     """Counts what redis-py sends while `counting`: the caller's own thread in `count`, other
@@ -19,17 +21,27 @@ class RoundTrips:
     def counting(self):
         """Count round trips inside the block."""
         original = redis.connection.AbstractConnection.send_packed_command
+        lean = _Link.round_trip
         webhook_thread = threading.current_thread()
 
-        def send(conn, command, check_health=True):
+        def tally() -> None:
             if threading.current_thread() is webhook_thread:
                 self.count += 1
             else:
                 self.background += 1
+
+        def send(conn, command, check_health=True):
+            tally()
             return original(conn, command, check_health)
 
+        def lean_round_trip(link, calls):
+            tally()
+            return lean(link, calls)
+
         redis.connection.AbstractConnection.send_packed_command = send
+        _Link.round_trip = lean_round_trip
         try:
             yield self
         finally:
             redis.connection.AbstractConnection.send_packed_command = original
+            _Link.round_trip = lean
