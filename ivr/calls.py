@@ -41,16 +41,26 @@ class CallStore:
         return self.PATH % sid
 
     def started(self, sid: str, at: float, fields: dict[str, Any]) -> list[Command]:
-        """Commands recording a call's start (a repeated webhook keeps the first start time)."""
-        commands = [Command.script("call_started", self.key(sid), (),
-                                   (repr(at), self.retention_seconds, *_flat(fields)))]
+        """Commands recording a call's start (a repeated webhook keeps the first start time).
+
+        Plain commands rather than the `call_started` script: pipelined, they cost Redis about
+        half as much CPU as one script call."""
+        key = self.key(sid)
+        commands = [Command("HSETNX", key, ("started", repr(at)))]
+        if fields:
+            commands.append(Command("HSET", key, _flat(fields)))
+        commands.append(Command("EXPIRE", key, (self.retention_seconds,)))
         if not is_simulated(sid):  # a simulated call keeps its record but is never reported
             commands.append(Command("ZADD", self.BY_TIME, ("NX", repr(at), sid)))
         return commands
 
     def step(self, sid: str, step: int, trail: tuple[str, ...], fields: dict[str, Any] | None = None) -> list[Command]:
         """Commands recording one navigation step (idempotent; fields never go back to an older step)."""
-        argv = (str(step), " | ".join(trail), self.retention_seconds, *_flat(fields or {}))
+        if not fields:  # the path alone: no condition to check, so no script
+            path = self.path_key(sid)
+            return [Command("HSET", path, (str(step), " | ".join(trail))),
+                    Command("EXPIRE", path, (self.retention_seconds,))]
+        argv = (str(step), " | ".join(trail), self.retention_seconds, *_flat(fields))
         return [Command.script("call_step", self.key(sid), (self.path_key(sid),), argv)]
 
     def update(self, sid: str, fields: dict[str, Any]) -> list[Command]:
@@ -115,7 +125,8 @@ return 1
 
 
 # KEYS[1] call hash; ARGV start time, time to live, then field/value pairs. Keeps the first start
-# time (a repeated webhook changes nothing else either: the same fields again).
+# time (a repeated webhook changes nothing else either: the same fields again). Superseded by
+# plain commands (CallStore.started); kept so that batches spooled by an older release replay.
 scripts.register("call_started", """
 redis.call('HSETNX', KEYS[1], 'started', ARGV[1])
 if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end

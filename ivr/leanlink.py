@@ -24,6 +24,8 @@ from redis._parsers.base import BaseParser
 from redis.exceptions import InvalidResponse
 
 READ_SIZE = 65536
+_forks = [0]  # bumped in a forked child, whose inherited links belong to the parent
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
 
 
 class LinkDown(ConnectionError):
@@ -46,7 +48,7 @@ class _Link:
             options["encoding"] = encoder.encoding
         self.reader = hiredis.Reader(**options)
         self.buffer = bytearray(READ_SIZE)
-        self.pid = os.getpid()
+        self.fork = _forks[0]
 
     def round_trip(self, calls: Sequence[tuple]) -> list[Any]:
         """Send `calls` at once and return one raw reply per call (errors as exception objects)."""
@@ -80,13 +82,14 @@ class LeanLink:
 
     def __init__(self, client: redis.Redis):
         self.client = client
-        self.callbacks = client.response_callbacks
+        # redis-py's reply callbacks by upper-case command name (a plain dict: a hot lookup)
+        self.callbacks = {name.upper(): fn for name, fn in client.response_callbacks.items()}
         self._local = threading.local()
 
     def execute(self, calls: Sequence[tuple]) -> list[Any]:
         """The replies to `calls`, parsed as redis-py parses them; raise LinkDown on any trouble."""
         link = getattr(self._local, "link", None)
-        if link is None or link.pid != os.getpid():  # never share a socket with a forked parent
+        if link is None or link.fork != _forks[0]:  # never share a socket with a forked parent
             try:
                 link = self._local.link = _Link(self.client)
             except (redis.RedisError, OSError) as exc:
@@ -101,7 +104,7 @@ class LeanLink:
             raise
         callbacks = self.callbacks
         for i, (call, reply) in enumerate(zip(calls, replies, strict=True)):
-            callback = callbacks.get(call[0])
+            callback = callbacks.get(call[0]) or callbacks.get(call[0].upper())
             if callback is not None and not isinstance(reply, Exception):
                 replies[i] = callback(reply)
         return replies

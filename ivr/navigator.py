@@ -14,6 +14,10 @@ WELCOME = "_welcome"
 
 _VAR = re.compile(r"\{([A-Za-z][A-Za-z0-9_-]*)\}")
 MAX_CHAIN = 16
+# The first step of a call while the line is open depends only on the menus, the language and
+# the trail so far: worked out once per menu version (every incoming call needs it).
+_OPEN_STARTS: dict[tuple, Step] = {}
+_OPEN_STARTS_KEPT = 512
 
 
 class Navigator:
@@ -33,7 +37,13 @@ class Navigator:
             closed = line.closed or Action(kind="say", message=self.ms.message("closed"),
                                            then=self._goodbye())
             return self.run(state, closed, (), trail + ("closed line",))
-        return self.enter(state, self.ms.line.start, (), trail, push=False)
+        key = (id(self.ms), self.ms.version, lang, trail)
+        step = _OPEN_STARTS.get(key)
+        if step is None:
+            if len(_OPEN_STARTS) >= _OPEN_STARTS_KEPT:
+                _OPEN_STARTS.clear()
+            step = _OPEN_STARTS[key] = self.enter(state, self.ms.line.start, (), trail, push=False)
+        return step
 
     def press(self, state: CallState, digits: str | None) -> Step:
         """The step after the caller pressed `digits` (None or empty: silence) in `state`."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 SCRIPTS: dict[str, str] = {}
+_SHAS: dict[str, str] = {}
 
 
 def register(name: str, lua: str) -> str:
@@ -13,12 +14,13 @@ def register(name: str, lua: str) -> str:
     if known is not None and known != lua:
         raise ValueError(f"script {name!r} is already registered with a different body")
     SCRIPTS[name] = lua
-    return sha(name)
+    _SHAS[name] = hashlib.sha1(lua.encode()).hexdigest()
+    return _SHAS[name]
 
 
 def sha(name: str) -> str:
     """Return the SHA1 hex digest Redis uses to cache the script `name`."""
-    return hashlib.sha1(SCRIPTS[name].encode()).hexdigest()
+    return _SHAS[name]
 
 
 # KEYS[1] hash; ARGV field, value, ts_field, ts.  Writes `field` only when the timestamp

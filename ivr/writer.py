@@ -68,11 +68,11 @@ class Command:
     @property
     def script_name(self) -> str | None:
         """Return the Lua script's name for a SCRIPT command, else None."""
-        return self.args[0] if self.op.upper() == "SCRIPT" else None
+        return self.args[0] if self.op == "SCRIPT" or self.op.upper() == "SCRIPT" else None
 
     def redis_args(self, by_sha: bool = True) -> tuple:
         """Return the arguments for `execute_command`, turning SCRIPT into EVALSHA or EVAL."""
-        if self.op.upper() != "SCRIPT":
+        if self.script_name is None:
             return (self.op, self.key, *self.args)
         name, more_keys, argv = self.args
         keys = (self.key, *more_keys)
@@ -280,10 +280,17 @@ class Writer:
 
     def _execute(self, batch: list[Command]) -> list[Any]:
         """Write `batch` in one round trip and return the replies, raising _Unavailable or WriteError."""
-        calls = [c.redis_args(by_sha=c.script_name in self._sent_scripts) for c in batch]
+        sent, names, calls = self._sent_scripts, [], []
+        for command in batch:
+            name = command.script_name
+            if name is None:
+                calls.append((command.op, command.key, *command.args))
+            else:
+                names.append(name)
+                calls.append(command.redis_args(by_sha=name in sent))
         try:
             results = self._pipeline(calls)
-            if any(isinstance(r, rex.NoScriptError) for r in results):
+            if names and any(isinstance(r, rex.NoScriptError) for r in results):
                 results = self._rerun_scripts(batch, results)
         except UNAVAILABLE as exc:
             raise _Unavailable(batch, exc) from exc
@@ -292,8 +299,11 @@ class Writer:
                 "Redis client rejected a batch starting %s %s: %s", batch[0].op, batch[0].key, exc
             )
             raise WriteError(str(exc)) from exc
-        self._sent_scripts.update(c.script_name for c in batch if c.script_name)
-        self._check(batch, results)
+        sent.update(names)
+        for result in results:
+            if isinstance(result, Exception):
+                self._check(batch, results)
+                break
         return results
 
     def _rerun_scripts(self, batch: list[Command], results: list[Any]) -> list[Any]:
