@@ -1,0 +1,112 @@
+"""The lean Redis link the writer uses: same replies and errors as redis-py, safe after trouble."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+import redis
+from redis import exceptions as rex
+from redis_servers import RedisServer
+
+from ivr import scripts
+from ivr.leanlink import LeanLink, LinkDown
+from ivr.redisconn import connect
+from ivr.spool import Spool
+from ivr.writer import Command, Writer
+
+CALLS = [
+    ("HSET", "h", "a", "1", "b", "2"),
+    ("HGETALL", "h"),
+    ("HMGET", "h", "a", "missing"),
+    ("HGET", "h", "nope"),
+    ("SET", "k", "v"),
+    ("EXPIRE", "h", 100),
+    ("ZADD", "z", "NX", "1.5", "m"),
+    ("ZRANGE", "z", 0, -1, "WITHSCORES"),
+    ("INCR", "n"),
+    ("EXISTS", "h", "k", "nothing"),
+]
+
+
+def test_replies_are_what_redis_py_gives(redis_client: redis.Redis) -> None:
+    lean = LeanLink(redis_client).execute(CALLS)
+    redis_client.flushall()
+    pipe = redis_client.pipeline(transaction=False)
+    for call in CALLS:
+        pipe.execute_command(*call)
+    assert lean == pipe.execute()
+
+
+def test_errors_come_back_per_command_as_redis_py_classes(redis_client: redis.Redis) -> None:
+    redis_client.set("text", "x")
+    replies = LeanLink(redis_client).execute([
+        ("HSET", "text", "f", "v"),  # WRONGTYPE
+        ("EVALSHA", "0" * 40, 0),  # NOSCRIPT
+        ("SET", "after", "still written"),
+    ])
+    assert type(replies[0]) is rex.ResponseError and "WRONGTYPE" in str(replies[0])
+    assert isinstance(replies[1], rex.NoScriptError)
+    assert replies[2] is True and redis_client.get("after") == "still written"
+
+
+def test_database_and_password_from_the_url_are_honoured() -> None:
+    server = RedisServer().start()
+    try:
+        with server.client() as admin:
+            admin.config_set("requirepass", "s3cret")
+        url = f"redis://:s3cret@127.0.0.1:{server.port}/3"
+        client = connect(url)
+        assert LeanLink(client).execute([("SET", "where", "db3")]) == [True]
+        assert redis.Redis.from_url(url, decode_responses=True).get("where") == "db3"
+        assert redis.Redis(port=server.port, password="s3cret", db=0).get("where") is None
+    finally:
+        server.destroy()
+
+
+def test_a_killed_connection_is_dropped_and_the_writer_retries_through_redis_py(
+        redis_client: redis.Redis, tmp_path: Path) -> None:
+    writer = Writer(redis_client, Spool(tmp_path))
+    assert writer.write([Command("SET", "first", ("1",))])
+    redis_client.client_kill_filter(_type="normal", skipme=True)  # cut every other connection
+    assert writer.write([Command("SET", "second", ("2",))]) is True
+    assert redis_client.get("second") == "2" and not writer.spool.pending()
+    assert writer.write([Command("SET", "third", ("3",))]) is True  # a new lean link
+    assert redis_client.get("third") == "3"
+
+
+def test_a_link_that_cannot_connect_says_so(stoppable_redis: RedisServer) -> None:
+    client = connect(stoppable_redis.url)
+    stoppable_redis.stop()
+    with pytest.raises(LinkDown):
+        LeanLink(client).execute([("PING",)])
+
+
+def test_scripts_sent_by_sha_run_after_the_server_forgot_them(
+        redis_client: redis.Redis, tmp_path: Path) -> None:
+    writer = Writer(redis_client, Spool(tmp_path))
+    step = Command.script("set_if_newer", "{c}:a", argv=("q1", "5", "q1:ts", 1))
+    assert writer.write([step])
+    redis_client.script_flush()
+    again = Command.script("set_if_newer", "{c}:a", argv=("q1", "4", "q1:ts", 2))
+    assert writer.write([again]) is True
+    assert redis_client.hget("{c}:a", "q1") == "4"
+    assert redis_client.script_exists(scripts.sha("set_if_newer")) == [True]
+
+
+def _client_id_in_child(link: LeanLink, done) -> None:
+    done.put(link.execute([("CLIENT", "ID")])[0])
+
+
+def test_a_forked_child_opens_its_own_connection(redis_client: redis.Redis) -> None:
+    link = LeanLink(redis_client)
+    parent = link.execute([("CLIENT", "ID")])[0]
+    ctx = multiprocessing.get_context("fork")
+    done = ctx.Queue()
+    child = ctx.Process(target=_client_id_in_child, args=(link, done))
+    child.start()
+    in_child = done.get(timeout=20)
+    child.join(timeout=20)
+    assert in_child != parent  # the child connected anew rather than writing on our socket
+    assert link.execute([("CLIENT", "ID")])[0] == parent  # and ours is undisturbed
