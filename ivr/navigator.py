@@ -18,6 +18,11 @@ MAX_CHAIN = 16
 # the trail so far: worked out once per menu version (every incoming call needs it).
 _OPEN_STARTS: dict[tuple, Step] = {}
 _OPEN_STARTS_KEPT = 512
+# Likewise the step after a key press, as long as no schedule was consulted on the way (then it
+# depends on the time too, and is worked out each time) and no digits were entered (account
+# numbers and the like are one caller's): by menu version, call state and key.
+_PRESSED: dict[tuple, Step] = {}
+_PRESSED_KEPT = 4096
 
 
 class Navigator:
@@ -26,6 +31,7 @@ class Navigator:
     def __init__(self, ms: MenuSet, now: datetime | None = None):
         self.ms = ms
         self.now = now or datetime.now(UTC)
+        self.timed = False  # set once a schedule was consulted: the answer depends on the time
 
     # -- entry points ----------------------------------------------------------------------
     def start(self, lang: str | None = None, trail: tuple[str, ...] = ()) -> Step:
@@ -47,6 +53,18 @@ class Navigator:
 
     def press(self, state: CallState, digits: str | None) -> Step:
         """The step after the caller pressed `digits` (None or empty: silence) in `state`."""
+        key = (id(self.ms), self.ms.version, state, digits)
+        step = _PRESSED.get(key)
+        if step is None:
+            self.timed = False
+            step = self._press(state, digits)
+            if not self.timed and not state.vars and len(digits or "") <= 1:  # not entered digits
+                if len(_PRESSED) >= _PRESSED_KEPT:
+                    _PRESSED.clear()  # bounded memory; the hot steps are back within a few calls
+                _PRESSED[key] = step
+        return step
+
+    def _press(self, state: CallState, digits: str | None) -> Step:
         state = state.evolve(step=state.step + 1)
         if state.node == WELCOME and state.ret:
             return welcome_choice(self, state, digits)
@@ -164,6 +182,7 @@ class Navigator:
     # -- helpers ---------------------------------------------------------------------------
     def is_open(self, schedule_name: str) -> bool:
         """True when the named schedule is open now (an unknown schedule counts as open)."""
+        self.timed = True
         schedule = self.ms.schedules.get(schedule_name)
         return schedule is None or schedule.is_open(self.now)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from urllib.parse import urlencode
@@ -70,8 +71,20 @@ class CallState:
         return urlencode(self.to_query())
 
     @classmethod
-    def from_query(cls, args: dict[str, str]) -> CallState:
+    def from_query(cls, args: Mapping[str, str]) -> CallState:
         """Parse state from URL query parameters; raise BadState when it is not well formed."""
+        key = tuple(args.items())
+        state = _PARSED.get(key)
+        if state is None:
+            state = cls._parse(args)
+            if not state.vars:  # the same few hundred menu states come back call after call
+                if len(_PARSED) >= _PARSED_KEPT:
+                    _PARSED.clear()
+                _PARSED[key] = state
+        return state
+
+    @classmethod
+    def _parse(cls, args: Mapping[str, str]) -> CallState:
         try:
             node, lang, version = args["n"], args["l"], args["v"]
             attempt, step = int(args.get("a", "0")), int(args.get("s", "0"))
@@ -89,3 +102,5 @@ class CallState:
 
 
 _FIELDS = frozenset(f.name for f in fields(CallState))
+_PARSED: dict[tuple, CallState] = {}
+_PARSED_KEPT = 4096
