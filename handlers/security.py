@@ -40,10 +40,11 @@ class Signature:
 
     def compute_pairs(self, url: str, pairs: Iterable[tuple[str, str]]) -> str:
         """The signature of `url` and the form fields `pairs` (in any order, repeats allowed)."""
-        parts = [url]
-        parts.extend(name + value for name, value in sorted(set(pairs)))
+        ordered = sorted(pairs)  # Twilio posts its fields sorted: a cheap sort
+        if len(set(ordered)) < len(ordered):  # a repeated name=value counts once (RequestValidator)
+            ordered = sorted(set(ordered))
         mac = self._mac.copy()
-        mac.update("".join(parts).encode("utf-8"))
+        mac.update((url + "".join([name + value for name, value in ordered])).encode())
         return base64.b64encode(mac.digest()).decode("ascii")
 
     def valid(self, url: str, form: MultiDict, signature: str) -> bool:

@@ -48,8 +48,13 @@ def query_pairs(text: str) -> list[tuple[str, str]]:
     """Fields of an url-encoded string (a query string, or an ASCII body), values decoded as UTF-8."""
     if "+" in text:
         text = text.replace("+", " ")
-    return [(_unquote(n) if "%" in n else n, _unquote(v) if "%" in v else v)
-            for n, _, v in (p.partition("=") for p in text.split("&") if p)]
+    pairs = []
+    for part in text.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((_unquote(name) if "%" in name else name,
+                          _unquote(value) if "%" in value else value))
+    return pairs
 
 
 def _unquote(text: str) -> str:
