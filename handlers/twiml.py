@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from functools import cached_property
 
 from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
@@ -30,25 +29,35 @@ LAST_RESORT = ('<?xml version="1.0" encoding="UTF-8"?><Response><Say>We are sorr
 class Caller:
     """Who is calling, as the webhook tells it: call id now; keyed hash and masked numbers when asked."""
 
+    __slots__ = ("_form", "_rt", "sid", "_hash", "_masked", "_to")
+
     def __init__(self, form: Mapping[str, str], rt: Runtime):
         self._form, self._rt = form, rt
         self.sid = form.get("CallSid", "")[:64] or "unknown"
+        self._hash = self._masked = self._to = None
 
-    @cached_property
+    @property
     def hash(self) -> str:
-        """The caller's keyed hash ("" when the webhook names no caller)."""
-        number = self._form.get("From", "")
-        return caller_hash(number, self._rt.hash_key) if number else ""
+        """The caller's keyed hash ("" when the webhook names no caller), worked out once."""
+        if self._hash is None:
+            number = self._form.get("From", "")
+            self._hash = caller_hash(number, self._rt.hash_key) if number else ""
+        return self._hash
 
-    @cached_property
+    @property
     def masked(self) -> str:
         """The caller's number as records keep it (IVR_CALLER_DIGITS_SHOWN last digits)."""
-        return mask_number(self._form.get("From", ""), self._rt.config.int("IVR_CALLER_DIGITS_SHOWN"))
+        if self._masked is None:
+            self._masked = mask_number(self._form.get("From", ""),
+                                       self._rt.config.int("IVR_CALLER_DIGITS_SHOWN"))
+        return self._masked
 
-    @cached_property
+    @property
     def to(self) -> str:
         """The number called, masked."""
-        return mask_number(self._form.get("To", ""))
+        if self._to is None:
+            self._to = mask_number(self._form.get("To", ""))
+        return self._to
 
 
 def caller() -> Caller:
