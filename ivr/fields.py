@@ -21,7 +21,7 @@ _ACTION_KIND_SET = frozenset(ACTION_KINDS)
 _ACTION_MODIFIER_SET = frozenset(ACTION_MODIFIERS)
 _FIELD_SETS: dict[tuple[str, ...], frozenset[str]] = {}  # allowed fields, as sets
 _KEYWORD_SET = frozenset(KEYWORD_ACTIONS)
-_TARGET_KINDS = frozenset(("menu", "language", "queue", "voicemail", "transfer"))
+TARGET_KINDS = frozenset(("menu", "language", "queue", "voicemail", "transfer"))
 
 
 def suggest(word: str, choices: Any) -> str:
@@ -56,6 +56,7 @@ class Reader:
     def __init__(self, file: str, languages: list[str], recordings: Path, problems: list[Problem]):
         self.file = file
         self.languages = languages
+        self._language_set = frozenset(languages)
         self.recordings = recordings
         self.problems = problems
 
@@ -128,6 +129,8 @@ class Reader:
 
     def name(self, raw: Any, line: int, what: str) -> str | None:
         """A menu, queue or box name: letters, digits, `_` and `-`, starting with a letter."""
+        if type(raw) is str and raw.isalnum() and raw.isascii() and raw[0].isalpha() and len(raw) <= 64:
+            return raw  # the usual name, as NAME_RE would accept it
         if isinstance(raw, str) and NAME_RE.match(raw):
             return raw
         self.problem(line, f"{what} name {raw!r} is not valid: use letters, digits, _ or -, "
@@ -192,7 +195,7 @@ class Reader:
             speech = self.speech(value, key_line, f"{what} ({lang})")
             if speech:
                 by_lang[lang] = speech
-        missing = [] if raw.keys() >= set(languages) else [lang for lang in languages if lang not in raw]
+        missing = [] if raw.keys() >= self._language_set else [lang for lang in languages if lang not in raw]
         if missing:
             self.problem(line, f"{what} is missing its text in {', '.join(missing)}: "
                          "every prompt must be given in every declared language")
@@ -217,7 +220,7 @@ class Reader:
             return Action("menu", word, None, None, None, None, None, Where(self.file, line))
         if type(raw) is YDict and len(raw) == 1:
             for kind, target in raw.items():
-                if kind in _TARGET_KINDS and type(target) is str:
+                if kind in TARGET_KINDS and type(target) is str:
                     return Action(kind, target, None, None, None, None, None, Where(self.file, raw.key_lines[kind]))
         return None
 
@@ -254,7 +257,7 @@ class Reader:
         target, message = None, None
         if kind == "say":
             message = self.prompt(raw["say"], where.line, f"message in {what}")
-        elif kind in _TARGET_KINDS:
+        elif kind in TARGET_KINDS:
             target = self.text(raw, kind)
         if len(raw) == 1 and kind != "say":  # the usual {menu: billing}
             return Action(kind=kind, target=target, where=where)

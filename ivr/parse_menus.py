@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ivr.fields import DTMF_BY_WORD, Reader, dtmf_key
+from ivr.fields import DTMF_BY_WORD, TARGET_KINDS, Reader, dtmf_key
 from ivr.model import Action, Branch, Collect, Menu, Prompt, Where
 from ivr.yamlsrc import YDict, YList
 
@@ -73,17 +73,17 @@ def parse_menu(reader: Reader, menu_id: str, node: Any, line: int, defaults: Def
     fallback = defaults.fallback
     if "fallback" in node:
         fallback = reader.action(node["fallback"], node.line_of("fallback"), f"fallback of {what}") or fallback
+    # in the order Menu's fields were read before (each may add a problem); positional, as quicker
+    timeout = reader.integer(node, "timeout", defaults.timeout, 1, 60) if "timeout" in node else defaults.timeout
+    attempts = reader.integer(node, "attempts", defaults.attempts, 1, 10) if "attempts" in node \
+        else defaults.attempts
+    no_input = _prompts(reader, node, "no_input", defaults.no_input) if "no_input" in node else defaults.no_input
+    invalid = _prompts(reader, node, "invalid", defaults.invalid) if "invalid" in node else defaults.invalid
     return Menu(
-        id=menu_id, prompt=prompt or Prompt(MappingProxyType({})), short_prompt=short,
-        options=MappingProxyType(options),
-        timeout=reader.integer(node, "timeout", defaults.timeout, 1, 60) if "timeout" in node else defaults.timeout,
-        attempts=reader.integer(node, "attempts", defaults.attempts, 1, 10) if "attempts" in node
-        else defaults.attempts,
-        no_input=_prompts(reader, node, "no_input", defaults.no_input),
-        invalid=_prompts(reader, node, "invalid", defaults.invalid),
-        fallback=fallback, where=Where(reader.file, line), title=reader.text(node, "title"),
-        collect=collect, branches=tuple(branches) if branches else (), otherwise=otherwise,
-        all_languages=reader.flag(node, "all_languages", False) if "all_languages" in node else False,
+        menu_id, prompt or Prompt(MappingProxyType({})), short, MappingProxyType(options), timeout, attempts,
+        no_input, invalid, fallback, Where(reader.file, line), reader.text(node, "title"), collect,
+        tuple(branches) if branches else (), otherwise,
+        reader.flag(node, "all_languages", False) if "all_languages" in node else False,
     )
 
 
@@ -107,7 +107,7 @@ def _options(reader: Reader, node: YDict, what: str) -> dict[str, Action]:
         reader.problem(node.line_of("options"), f"options of {what} must be a mapping of key: action")
         return {}
     options: dict[str, Action] = {}
-    key_lines, plain_action = raw.key_lines, reader.plain_action
+    key_lines, file = raw.key_lines, reader.file
     for raw_key, value in raw.items():
         key_line = key_lines[raw_key]
         key = DTMF_BY_WORD.get(raw_key) if type(raw_key) is int or type(raw_key) is str else None
@@ -120,7 +120,18 @@ def _options(reader: Reader, node: YDict, what: str) -> dict[str, Action]:
         if key in options:
             reader.problem(key_line, f"key {key} is given twice in {what}")
             continue
-        action = plain_action(value, key_line) or reader.action(value, key_line, f"option {key} of {what}")
+        # the usual actions, as Reader.plain_action reads them (inline: this is the hottest loop of a load)
+        if type(value) is YDict and len(value) == 1:
+            for kind, target in value.items():
+                if kind in TARGET_KINDS and type(target) is str:
+                    options[key] = Action(kind, target, None, None, None, None, None,
+                                          Where(file, value.key_lines[kind]))
+                    break
+            else:
+                if action := reader.action(value, key_line, f"option {key} of {what}"):
+                    options[key] = action
+            continue
+        action = reader.plain_action(value, key_line) or reader.action(value, key_line, f"option {key} of {what}")
         if action:
             options[key] = action
     return options

@@ -97,16 +97,56 @@ _LEADS_TO_TARGET = frozenset(("menu", "queue", "voicemail", "transfer"))
 
 def build_graph(ms: MenuSet) -> Graph:
     """The navigation graph of a MenuSet."""
-    graph = Graph(ms)
+    return _survey(ms, _tables(_Declared(ms, {})))[0]
+
+
+def _survey(ms: MenuSet, tables: dict[str, set[str]]) -> tuple[Graph, list[_Check], list[tuple]]:
+    """The graph, the actions the reference check must look at, and menus with too many choices.
+
+    One pass over the menus' options does all three, as it is most of the work: an option to a
+    target gives its edge here (as `Graph.add_all` would), is left out of the reference check
+    when it cannot have a problem (one step to a target that exists) and is counted as a choice.
+    """
+    graph, found, crowded = Graph(ms), [], []
+    walk = partial(_walk, found)
     graph.add("line", Action(kind="menu", target=ms.line.start, where=ms.line.where), True)
     graph.add("line", ms.line.closed, True)
+    walk(ms.line.closed, ("line",))
+    shared_fallback = _clean_fallback(ms, tables)
+    caller, main, add_all = graph.caller, graph.main, graph.add_all
     for menu in ms.menus.values():
         src = f"menu:{menu.id}"
-        graph.add_all(src, menu.options.values(), False)
+        choices = 0
+        if menu.options:
+            into = caller.setdefault(src, [])
+            for key, action in menu.options.items():
+                kind = action.kind
+                one_step = action.closed is None and action.then is None and not action.hours
+                if one_step and kind in _LEADS_TO_TARGET:  # the usual option: its edge, as add_all finds it
+                    into.append(f"{kind}:{action.target}")
+                    choices += 1
+                    if action.target in tables[kind]:
+                        continue  # to a target that exists: nothing to report
+                elif one_step and (kind == "main" or kind == "back"):
+                    into.append(main)
+                    continue
+                else:
+                    add_all(src, (action,), False)
+                    choices += kind not in _NOT_CHOICES
+                    if one_step and kind != "repeat" and (kind not in tables or action.target in tables[kind]):
+                        continue
+                walk(action, ("option {} of menu '{}'", key, menu.id))
+            if choices > MAX_OPTIONS:
+                crowded.append((menu, choices))
         if menu.branches:
-            graph.add_all(src, [branch.action for branch in menu.branches], False)
+            add_all(src, [branch.action for branch in menu.branches], False)
+            for branch in menu.branches:
+                walk(branch.action, ("a branch of menu '{}'", menu.id))
         graph.add(src, menu.otherwise, False)
+        walk(menu.otherwise, ("otherwise of menu '{}'", menu.id))
         graph.add(src, menu.fallback, True)
+        if menu.fallback is not shared_fallback:
+            walk(menu.fallback, ("fallback of menu '{}'", menu.id))
     for queue in ms.queues.values():
         graph.add(f"queue:{queue.name}", queue.on_timeout or Action(kind="hangup"), True)
         graph.add(f"queue:{queue.name}", queue.closed, True)
@@ -115,23 +155,33 @@ def build_graph(ms: MenuSet) -> Graph:
     for transfer in ms.transfers.values():
         graph.add(f"transfer:{transfer.name}", transfer.on_fail or Action(kind="hangup"), True)
         graph.add(f"transfer:{transfer.name}", transfer.closed, True)
+    for item in (*ms.queues.values(), *ms.transfers.values()):
+        for attr in ("on_timeout", "on_fail", "closed"):
+            walk(getattr(item, attr, None), ("{} of '{}'", attr, item.name))
     # `back` as a fallback may return to any parent: treat it as an automatic edge to each.
     backs = [menu for menu in ms.menus.values() if menu.fallback.kind == "back"]
     parents = graph.menu_parents() if backs else {}
     for menu in backs:
         for parent in parents.get(f"menu:{menu.id}", ()):
             graph.automatic.setdefault(f"menu:{menu.id}", []).append((parent, menu.fallback.where))
-    return graph
+    return graph, found, crowded
+
+
+_NOT_CHOICES = frozenset(("repeat", "back", "main"))
+_Check = tuple[Action, tuple[str, ...]]  # an action and its place, as a format and its arguments
 
 
 def validate(ms: MenuSet, declared: dict[str, set[str]] | None = None) -> list[Problem]:
     """Every cross-reference and graph problem; `declared` names (even ones that failed to parse) count as existing."""
-    problems = list(_references(ms, _Declared(ms, declared or {})))
-    graph = build_graph(ms)  # dangling references are plain dead ends here: every pass still runs
+    known = _Declared(ms, declared or {})
+    tables = _tables(known)
+    # dangling references are plain dead ends in the graph: every pass still runs
+    graph, to_check, crowded = _survey(ms, tables)
+    problems = list(_references(ms, known, tables, to_check))
     problems += _unreached(ms, graph)
     problems += _automatic_loops(graph)
     problems += _no_way_out(ms, graph)
-    problems += _warnings(ms, graph)
+    problems += _warnings(ms, graph, crowded)
     return problems
 
 
@@ -144,33 +194,6 @@ class _Declared:
         self.languages = set(ms.languages)
 
 
-def _actions_to_check(ms: MenuSet, tables: dict[str, set[str]]) -> list[tuple[Action, tuple[str, ...]]]:
-    """Every action with, for messages, its place as a format and its arguments (see `_what`).
-
-    Plain options (one step to a target that exists) cannot have a problem and are left out.
-    """
-    found: list[tuple[Action, tuple[str, ...]]] = []
-    walk = partial(_walk, found)
-    walk(ms.line.closed, ("line",))
-    shared_fallback = _clean_fallback(ms, tables)
-    for menu in ms.menus.values():
-        for key, action in menu.options.items():
-            if action.then is None and action.closed is None and not action.hours and action.kind != "repeat":
-                table = tables.get(action.kind)
-                if table is None or action.target in table:
-                    continue
-            walk(action, ("option {} of menu '{}'", key, menu.id))
-        for branch in menu.branches:
-            walk(branch.action, ("a branch of menu '{}'", menu.id))
-        walk(menu.otherwise, ("otherwise of menu '{}'", menu.id))
-        if menu.fallback is not shared_fallback:
-            walk(menu.fallback, ("fallback of menu '{}'", menu.id))
-    for item in (*ms.queues.values(), *ms.transfers.values()):
-        for attr in ("on_timeout", "on_fail", "closed"):
-            walk(getattr(item, attr, None), ("{} of '{}'", attr, item.name))
-    return found
-
-
 def _walk(found: list[tuple[Action, tuple[str, ...]]], action: Action | None, what: tuple[str, ...]) -> None:
     """Add `action` and the actions it leads on to (then, closed) to `found`."""
     if action is not None:
@@ -179,6 +202,12 @@ def _walk(found: list[tuple[Action, tuple[str, ...]]], action: Action | None, wh
             _walk(found, action.then, what)
         if action.closed is not None:
             _walk(found, action.closed, what)
+
+
+def _tables(known: _Declared) -> dict[str, set[str]]:
+    """The declared names an action of each kind may lead to."""
+    return {"menu": known.menus, "queue": known.queues, "voicemail": known.voicemail,
+            "transfer": known.transfers, "language": known.languages}
 
 
 def _clean_fallback(ms: MenuSet, tables: dict[str, set[str]]) -> Action | None:
@@ -199,10 +228,9 @@ def _what(place: tuple[str, ...]) -> str:
     return place[0].format(*place[1:])
 
 
-def _references(ms: MenuSet, known: _Declared) -> Iterator[Problem]:
-    tables = {"menu": known.menus, "queue": known.queues, "voicemail": known.voicemail,
-              "transfer": known.transfers, "language": known.languages}
-    for action, place in _actions_to_check(ms, tables):
+def _references(ms: MenuSet, known: _Declared, tables: dict[str, set[str]],
+                to_check: list[_Check]) -> Iterator[Problem]:
+    for action, place in to_check:
         table = tables.get(action.kind)
         if table is not None and action.target not in table:
             kind = "voicemail box" if action.kind == "voicemail" else action.kind
@@ -303,23 +331,38 @@ def _loops_from(graph: Graph, node: str, path: list[str], state: dict[str, int],
 
 
 def _leading_to_exit(graph: Graph) -> set[str]:
-    """Every node from which some path reaches an exit, in one backward walk (linear, not per menu)."""
-    exits = ("end", "queue:", "voicemail:", "transfer:")
+    """Every node from which some path reaches an exit (linear, not a walk per menu).
+
+    A node with an edge straight to an exit is settled at once (with the usual fallback to a
+    queue, every menu is); only the others' edges are turned round for a backward walk from the
+    settled nodes they lead to.
+    """
+    exits = _EXITS
+    leading = {src for src in graph.automatic if src.startswith(exits)}
     sources: defaultdict[str, list[str]] = defaultdict(list)
-    for src, dsts in graph.caller.items():
-        for dst in dsts:
-            sources[dst].append(src)
+    caller = graph.caller
     for src, edges in graph.automatic.items():
-        for dst, _ in edges:
-            sources[dst].append(src)
-    seen = {n for n in (*graph.automatic, *sources) if n.startswith(exits)}
-    todo = deque(seen)
+        if src in leading:
+            continue
+        dsts = [dst for dst, _ in edges]
+        dsts += caller.get(src, ())
+        for dst in dsts:
+            if dst.startswith(exits):
+                leading.add(src)
+                break
+        else:
+            for dst in dsts:
+                sources[dst].append(src)
+    todo = deque(dst for dst in sources if dst in leading)
     while todo:
         for src in sources.get(todo.popleft(), ()):
-            if src not in seen:
-                seen.add(src)
+            if src not in leading:
+                leading.add(src)
                 todo.append(src)
-    return seen
+    return leading
+
+
+_EXITS = ("end", "queue:", "voicemail:", "transfer:")
 
 
 def _no_way_out(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
@@ -330,14 +373,10 @@ def _no_way_out(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
                           "but back to itself: give it a way out (a queue, voicemail, transfer or hangup)")
 
 
-def _warnings(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
-    for menu in ms.menus.values():
-        if len(menu.options) <= MAX_OPTIONS:
-            continue
-        choices = [a for a in menu.options.values() if a.kind not in ("repeat", "back", "main")]
-        if len(choices) > MAX_OPTIONS:
-            yield Problem(menu.where.file, menu.where.line, f"menu '{menu.id}' has {len(choices)} "
-                          f"options; callers remember at most {MAX_OPTIONS}: consider a submenu", "warning")
+def _warnings(ms: MenuSet, graph: Graph, crowded: list[tuple]) -> Iterator[Problem]:
+    for menu, choices in crowded:
+        yield Problem(menu.where.file, menu.where.line, f"menu '{menu.id}' has {choices} "
+                      f"options; callers remember at most {MAX_OPTIONS}: consider a submenu", "warning")
     depth = {f"menu:{ms.line.start}": 0}
     todo = deque([f"menu:{ms.line.start}"])
     caller, automatic, popleft, append = graph.caller, graph.automatic, todo.popleft, todo.append

@@ -12,7 +12,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ivr.yamlsrc import CACHES, NotPlainYaml, YDict, YList, new_ydict, new_ylist, plain_scalar
+from ivr.yamlsrc import (
+    CACHES,
+    NotPlainYaml,
+    YDict,
+    YList,
+    new_ydict,
+    new_ylist,
+    plain_scalar,
+    resolved_first,
+)
 
 # Only these characters (one run of them: quicker than searching for any other one).
 _SAFE = re.compile("[\n -~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*")
@@ -73,9 +82,12 @@ def _flow(text: str) -> tuple[bool, tuple]:
     return parsed
 
 
-_SKIP = ()  # a blank or comment line
 _NO_KEY = object()
-_OPEN, _SCALAR, _MAP, _SEQ, _ONE = range(5)  # _ONE: a one-key `{key: value}`, content (key, value)
+_OPEN, _SCALAR, _MAP, _SEQ, _ONE, _BLANK = range(6)  # _ONE: a one-key `{key: value}`, content (key, value)
+# A parsed line: (fast code, key, value kind, value content, indent, dash width). The fast code is
+# the indent of a key line without a dash, else -1 (-3 for a blank or comment line): a line whose
+# code equals the loop's `fast` is one more key of the open mapping, the usual line.
+_SKIP = (-3, _NO_KEY, _BLANK, None, -1, 0)
 _line_cache: dict[str, tuple] = {}
 CACHES.extend((_flow_cache, _line_cache))
 
@@ -100,15 +112,20 @@ def _value(rest: str) -> tuple[int, Any]:
     return _SCALAR, plain_scalar(text)
 
 
-def _parse_line(line: str) -> tuple:
-    """(indent, dash width, key, value kind, value content) of one line, or _SKIP."""
+def _parse_line(line: str, first: frozenset[str]) -> tuple:
+    """(fast code, key, value kind, value content, indent, dash width) of one line, or _SKIP.
+
+    `first`: the characters a scalar must start with to be more than a string (`resolved_first`).
+    """
     if keyed := _KEYED.fullmatch(line):
         spaces, key_text, inner_key, inner_value, text = keyed.groups()
+        indent = len(spaces)
+        key = key_text if key_text[0] not in first else plain_scalar(key_text)  # as plain_scalar, inline
         if inner_key is not None:
-            return len(spaces), 0, plain_scalar(key_text), _ONE, (plain_scalar(inner_key), plain_scalar(inner_value))
+            return indent, key, _ONE, (plain_scalar(inner_key), plain_scalar(inner_value)), indent, 0
         if text is None:
-            return len(spaces), 0, plain_scalar(key_text), _OPEN, None
-        return len(spaces), 0, plain_scalar(key_text), _SCALAR, plain_scalar(text)
+            return indent, key, _OPEN, None, indent, 0
+        return indent, key, _SCALAR, text if text[0] not in first else plain_scalar(text), indent, 0
     spaces, dash, key_text, rest = _LINE.match(line).groups()  # type: ignore[union-attr]
     rest = rest.rstrip(" ")
     is_open = not rest or rest[0] == "#"
@@ -119,7 +136,8 @@ def _parse_line(line: str) -> tuple:
             raise NotPlainYaml("neither a key nor a list item")
     kind, content = (_OPEN, None) if is_open else _value(rest)
     key = _NO_KEY if key_text is None else _key(key_text)
-    return len(spaces), len(dash or ""), key, kind, content
+    indent = len(spaces)
+    return (-1 if dash else indent), key, kind, content, indent, len(dash or "")
 
 
 def _made(kind: int, content: Any, line: int) -> Any:
@@ -145,49 +163,61 @@ def read_lines(text: str) -> Any:
     if _SAFE.fullmatch(text) is None:
         raise NotPlainYaml("character outside the fast subset")
     root = top = pending = None  # top: the innermost open block; pending: its key awaiting a value
+    top_lines: dict = {}  # top.key_lines while top is a mapping
     top_indent, stack = -1, []  # stack: the blocks around top, as (indent, YDict or YList)
-    cache = _line_cache
+    fast = -2  # top_indent while top is a mapping with no key awaiting a value, else never a code
+    cache, first = _line_cache, resolved_first()
     for number, line in enumerate(text.split("\n"), 1):
         parsed = cache.get(line)
         if parsed is None:
             if len(cache) >= 50_000:
                 cache.clear()
-            parsed = cache[line] = _parse_line(line)
-        if not parsed:
-            continue
-        indent, dash, key, kind, content = parsed
-        if indent != top_indent or dash or pending is not None or type(top) is not YDict:
+            parsed = cache[line] = _parse_line(line, first)
+        code, key, kind, content, indent, dash = parsed
+        if code != fast:
             # anything but one more key of the open mapping: a block opens, closes or starts a list item
-            if pending is not None:
-                if indent > top_indent or (dash and indent == top_indent):
-                    top[pending] = child = new_ylist(number) if dash else new_ydict(number)
-                    stack.append((top_indent, top))
-                    top_indent, top = indent, child
-                pending = None
-            while indent < top_indent or (indent == top_indent and not dash and type(top) is YList):
-                if not stack:
-                    raise NotPlainYaml("content after the document")
-                top_indent, top = stack.pop()
-            if top is None:
-                root = top = new_ylist(number) if dash else new_ydict(number)
-                top_indent = indent
-            elif indent != top_indent:
-                raise NotPlainYaml("indentation")
-            if type(top) is YList:
-                if not dash:
-                    raise NotPlainYaml("not a list item")
-                top.item_lines.append(number)
-                if key is _NO_KEY:
-                    top.append(content if kind == _SCALAR else _made(kind, content, number))
-                    continue
-                top.append(item := new_ydict(number))
+            if kind == _BLANK:
+                continue
+            if pending is not None and indent > top_indent and not dash and key is not _NO_KEY:
+                # the usual opening: the first key of a mapping under the key awaiting a value
+                top[pending] = child = YDict()
+                child.line, child.key_lines = number, {}
                 stack.append((top_indent, top))
-                top_indent, top = indent + dash, item
-            elif dash or key is _NO_KEY:
-                raise NotPlainYaml("not a key")
-        if key in top:
+                top_indent, top, pending = indent, child, None
+                top_lines, fast = child.key_lines, indent
+            else:
+                if pending is not None:
+                    if indent > top_indent or (dash and indent == top_indent):
+                        top[pending] = child = new_ylist(number) if dash else new_ydict(number)
+                        stack.append((top_indent, top))
+                        top_indent, top = indent, child
+                    pending = None
+                while indent < top_indent or (indent == top_indent and not dash and type(top) is YList):
+                    if not stack:
+                        raise NotPlainYaml("content after the document")
+                    top_indent, top = stack.pop()
+                if top is None:
+                    root = top = new_ylist(number) if dash else new_ydict(number)
+                    top_indent = indent
+                elif indent != top_indent:
+                    raise NotPlainYaml("indentation")
+                if type(top) is YList:
+                    if not dash:
+                        raise NotPlainYaml("not a list item")
+                    top.item_lines.append(number)
+                    if key is _NO_KEY:
+                        top.append(content if kind == _SCALAR else _made(kind, content, number))
+                        fast = -2
+                        continue
+                    top.append(item := new_ydict(number))
+                    stack.append((top_indent, top))
+                    top_indent, top = indent + dash, item
+                elif dash or key is _NO_KEY:
+                    raise NotPlainYaml("not a key")
+                top_lines, fast = top.key_lines, top_indent
+        if key in top_lines:
             raise NotPlainYaml("duplicate key")
-        top.key_lines[key] = number
+        top_lines[key] = number
         if kind == _SCALAR:
             top[key] = content
         elif kind == _ONE:  # {menu: billing}: made here, it is most of the mappings
@@ -195,7 +225,7 @@ def read_lines(text: str) -> Any:
             child.line, child.key_lines = number, {content[0]: number}
         elif kind == _OPEN:
             top[key] = None
-            pending = key
+            pending, fast = key, -2
         else:
             top[key] = _made(kind, content, number)
     return root

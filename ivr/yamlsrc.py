@@ -135,8 +135,24 @@ _ANY_CHARACTER = _AnyCharacter()
 _RESOLVED_FIRST = _resolved_first()
 
 
+def resolved_first() -> frozenset[str]:
+    """First characters of unquoted scalars that may not be plain strings (see `plain_scalar`)."""
+    return _RESOLVED_FIRST
+
+
 class NotPlainYaml(Exception):
     """The line reader met something outside its subset: the file is read by libyaml instead."""
+
+
+def _resolve_plain(text: str) -> str:
+    """The tag of an unquoted scalar, as `BaseResolver.resolve` gives it, without its generic steps."""
+    if _SCALARS.yaml_path_resolvers:
+        return _SCALARS.resolve(ScalarNode, text, (True, False))
+    implicit = _SCALARS.yaml_implicit_resolvers
+    for tag, regexp in (*implicit.get(text[0] if text else "", ()), *implicit.get(None, ())):
+        if regexp.match(text):
+            return tag
+    return _SCALARS.DEFAULT_SCALAR_TAG
 
 
 def plain_scalar(text: str) -> Any:
@@ -147,7 +163,7 @@ def plain_scalar(text: str) -> Any:
         return _plain_cache[text]
     except KeyError:
         pass
-    tag = _SCALARS.resolve(ScalarNode, text, (True, False))
+    tag = _resolve_plain(text)
     if tag == STR_TAG:
         value: Any = text
     elif tag in CACHED_TAGS:
