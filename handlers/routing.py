@@ -205,7 +205,7 @@ def voicemail_recording() -> Response:
     if not who.hash:  # recording callbacks carry no From: take the caller from the call record
         known = rt.writer.read(lambda c: c.hmget(rt.calls.key(who.sid), "caller", "caller_hash"), [])
         if known:
-            who.masked, who.hash = known[0] or "", known[1] or ""
+            who.known_as(known[0] or "", known[1] or "")
     fields = {"box": request.args.get("box", ""), "call_sid": who.sid, "caller": who.masked,
               "caller_hash": who.hash, "lang": state.lang, "url": request.form.get("RecordingUrl", "")}
     rt.writer.write(rt.voicemail.recorded(rid, now(), fields, duration)

@@ -52,6 +52,10 @@ class Caller:
                                        self._rt.config.int("IVR_CALLER_DIGITS_SHOWN"))
         return self._masked
 
+    def known_as(self, masked: str, hashed: str) -> None:
+        """Take the caller's masked number and hash from the call record (a webhook without From)."""
+        self._masked, self._hash = masked, hashed
+
     @property
     def to(self) -> str:
         """The number called, masked."""
