@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import repeat
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from operator import add, itemgetter
+from operator import add, floordiv, getitem, itemgetter, mod
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -235,7 +235,7 @@ def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
     None when the page holds a question list whose answers were not read."""
     sids, refs, offers, states, hashes = page[:5]
     get = SurveyStore().contexts(client, set(refs)).get
-    facts = zip(*[get(r, BLANK) for r in refs], strict=True)
+    facts = zip(*map(get, refs, repeat(BLANK)), strict=True)
     survey, kinds, queue, transfer, agent, lang, path = (list(c) for c in facts)
     answers = _answer_columns(kinds, page, plan)
     if answers is None:
@@ -282,8 +282,7 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
             source = page[at]
             if mine is not None:
                 source = [source[i] for i in mine]
-            cells = [v.rpartition("@")[0] if v else "" for v in source] if is_answer else \
-                [v or "" for v in source]
+            cells = _answers(source) if is_answer else [v or "" for v in source]
             if mine is None:
                 out[column] = cells
             else:
@@ -291,6 +290,16 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
                 for i, v in zip(mine, cells, strict=True):
                     into[i] = v
     return out
+
+
+FIRST = itemgetter(0)
+
+
+def _answers(stored: list[str | None]) -> list[str]:
+    """The answers of stored "<value>@<asked>" cells ("" for a missing or skipped one)."""
+    if None in stored:
+        return [v.rpartition("@")[0] if v else "" for v in stored]
+    return list(map(FIRST, map(str.rpartition, stored, repeat("@"))))
 
 
 def _decoded_page(client: Any, sids: list[str], columns: list[str], iso: IsoTimes) -> Columns:
@@ -347,10 +356,13 @@ class IsoTimes:
     `date T hh:mm:` of its minutes and the `ss+hh:mm` endings of its offset are cached."""
 
     KEPT = 5_000  # quarter hours (52 days: ~7 MB) and days cached, at most
+    MINUTES = 60_000  # minutes cached, at most (entries pointing into the quarters: ~8 MB)
 
     def __init__(self, tz: str):
         self.zone = ZoneInfo(tz)
         self._quarters: dict[int, tuple[list[str], list[str]] | None] = {}  # -> (heads, tails)
+        self._heads: dict[int, str] = {}  # by minute: `date T hh:mm:` (from the quarters)
+        self._minute_tails: dict[int, list[str]] = {}  # by minute: the 60 `ss+hh:mm` endings
         self._tails: dict[int, list[str]] = {}  # by offset in seconds
         self._days: dict[int, str] = {}
 
@@ -383,19 +395,21 @@ class IsoTimes:
 
     def _format(self, times: list[int | None], blanks: bool) -> list[str]:
         """`seconds`, told whether there is None among the times."""
-        quarters = self._quarters
-        for _ in range(2):
-            try:
-                if blanks:
-                    return Plain([(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60]  # type: ignore
-                                  if at is not None else "" for at in times])
-                return Plain([(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60]  # type: ignore
-                              for at in times])
-            except KeyError:  # a quarter hour not seen yet
-                self._learn([at for at in times if at is not None])
-            except TypeError:  # a quarter hour with an odd offset
-                break
-        return [self._one(at) for at in times]
+        if blanks:
+            known = [at for at in times if at is not None]
+            found = iter(self._format(known, False)) if known else iter(())
+            return Plain([next(found) if at is not None else "" for at in times])
+        heads, tails = self._heads, self._minute_tails
+        if len(heads) > self.MINUTES:  # emptied before learning: then all these minutes are known
+            heads.clear()
+            tails.clear()
+        minutes = list(map(floordiv, times, repeat(60)))
+        missing = set(minutes).difference(heads)
+        if missing and not self._learn(missing):
+            return [self._one(at) for at in times]  # a minute of an offset with seconds
+        # C-level maps: the head of the minute + the ending of the second (~0.2 us a time)
+        return Plain(map(add, map(heads.__getitem__, minutes),
+                         map(getitem, map(tails.__getitem__, minutes), map(mod, times, repeat(60)))))
 
     def _one(self, at: int | None) -> str:
         """One time formatted (None as "")."""
@@ -403,19 +417,30 @@ class IsoTimes:
             return ""
         quarter = at // 900
         if quarter not in self._quarters:
-            self._learn([at])
+            self._learn({at // 60})
         found = self._quarters[quarter]
         if found is None:  # an offset with seconds (local mean time, before 1900 or so)
             return datetime.fromtimestamp(at, UTC).astimezone(self.zone).isoformat()
         return found[0][at // 60 % 15] + found[1][at % 60]
 
-    def _learn(self, times: list[int]) -> None:
-        """Cache the quarter hours of these times (the cache is emptied when it grows too big)."""
-        quarters = self._quarters
+    def _learn(self, minutes: set[int]) -> bool:
+        """Cache these minutes and their quarter hours (the quarters are emptied when they grow too
+        many); False when one has an offset with seconds."""
+        quarters, heads, tails = self._quarters, self._heads, self._minute_tails
         if len(quarters) > self.KEPT:
             quarters.clear()
-        for quarter in {at // 900 for at in times}.difference(quarters):
-            quarters[quarter] = self._quarter(quarter)
+        fits = True
+        for quarter in set(map(floordiv, minutes, repeat(15))):
+            found = quarters.get(quarter, False)
+            if found is False:
+                found = quarters[quarter] = self._quarter(quarter)
+            if found is None:
+                fits = False
+                continue
+            first = quarter * 15
+            heads.update(zip(range(first, first + 15), found[0], strict=True))
+            tails.update(zip(range(first, first + 15), repeat(found[1])))
+        return fits
 
     def _quarter(self, quarter: int) -> tuple[list[str], list[str]] | None:
         """The `date T hh:mm:` of the 15 minutes of a quarter hour and the 60 `ss+hh:mm` endings
