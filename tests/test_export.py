@@ -258,7 +258,6 @@ def test_questions_first_seen_after_the_columns_were_chosen(redis_client, monkey
 
 def test_iso_times_stay_right_when_their_caches_are_emptied(monkeypatch):
     from zoneinfo import ZoneInfo
-    monkeypatch.setattr(IsoTimes, "MINUTES", 20)
     monkeypatch.setattr(IsoTimes, "KEPT", 3)
     iso, zone = IsoTimes("America/New_York"), ZoneInfo("America/New_York")
     change = int(datetime(2026, 3, 8, 7, 0, tzinfo=UTC).timestamp())
