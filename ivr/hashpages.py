@@ -112,7 +112,7 @@ def hash_pages(client: Any, index: str, key: str, fields: list[str], since: floa
     """
     wire, clean = _Wire(client), False
     packer = _Packer(key, fields, wire.encoding)
-    offset, end = ranks(client, index, since, until)
+    offset = end = 0
     last: str | None = None
 
     def ask() -> int:
@@ -143,6 +143,7 @@ def hash_pages(client: Any, index: str, key: str, fields: list[str], since: floa
             return members
 
     try:
+        offset, end = ranks(client, index, since, until)
         members: list[str] = []
         if offset < end:
             back = ask()
