@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import repeat
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from operator import add, itemgetter
+from operator import add, floordiv, itemgetter
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -193,6 +193,8 @@ class _Layouts:
         self.fields = ["c", "o", "s", "h", *answers, *notes]
         self.index = {f: i for i, f in enumerate(self.fields, 1)}  # page column 0: the call sid
         self.plans: dict[str, list[tuple[str, int, bool]] | None] = {}
+        self.states = _States()  # the stored states met so far, parsed
+        self.answers: dict[str, str] = {}  # stored answers met so far -> answer
 
     def _sources(self, layout: str) -> list[tuple[str, str, bool]]:
         """(hash field, column, is an answer) for each column a response of this layout fills."""
@@ -234,29 +236,65 @@ def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
     """Columns from the stored encoding (see docs/surveys.md), context facts looked up by ref;
     None when the page holds a question list whose answers were not read."""
     sids, refs, offers, states, hashes = page[:5]
-    get = SurveyStore().contexts(client, set(refs)).get
-    facts = zip(*[get(r, BLANK) for r in refs], strict=True)
-    survey, kinds, queue, transfer, agent, lang, path = (list(c) for c in facts)
+    distinct = dict.fromkeys(refs)
+    get = SurveyStore().contexts(client, distinct).get
+    # each field of the page's few contexts, picked for every row by C-level indexing
+    pick = _picker(list(map({r: n for n, r in enumerate(distinct)}.__getitem__, refs)))
+    facts = zip(*(get(r, BLANK) for r in distinct), strict=True)
+    survey, kinds, queue, transfer, agent, lang, path = (pick(f) for f in facts)
     answers = _answer_columns(kinds, page, plan)
     if answers is None:
         return None
     offers = list(map(int, offers))
-    code, started, completed, updated = _states(states)
+    code, started, completed, updated = plan.states.columns(states)
     out = {"call_sid": sids, "survey": survey, "offered_at": iso.seconds(offers),
-           "started_at": iso.after(offers, started), "completed_at": iso.after(offers, completed),
-           "updated_at": iso.after(offers, updated), "disposition": list(map(NAMES.get, code, code)),
+           "started_at": iso.plus(offers, started), "completed_at": iso.plus(offers, completed),
+           "updated_at": iso.plus(offers, updated), "disposition": code,
            "queue": queue, "transfer": transfer, "agent": agent, "lang": lang, "path": path,
            "caller_hash": _caller_hashes(hashes), **answers}
     return [out[c] for c in columns]
 
 
-def _states(states: list[str]) -> list[list[str]]:
-    """The four parts of each stored state ("<code>,<started>,<completed>,<updated>") as columns,
-    split a page at a time (a list per row would keep the garbage collector busy)."""
-    if list(map(str.count, states, repeat(","))).count(3) == len(states):
-        parts = ",".join(states).split(",")
-        return [parts[i::4] for i in range(4)]
-    return [list(c) for c in zip(*[s.split(",") for s in states], strict=True)]
+class _States:
+    """The disposition and the three times (seconds after the offer, None when empty) of stored
+    states ("<code>,<started>,<completed>,<updated>"): states repeat, so each distinct one is
+    parsed once per export and a row costs one lookup."""
+
+    KEPT = 50_000
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}  # stored state -> its place in the parts
+        self.parts: list[list[Any]] = [[], [], [], []]  # dispositions; started, completed, updated
+
+    def columns(self, states: list[str]) -> list[list[Any]]:
+        """The four parts of each state, as columns."""
+        index, parts = self.index, self.parts
+        missing = set(states).difference(index)
+        if missing:
+            if len(index) + len(missing) > self.KEPT:
+                index.clear()
+                for part in parts:
+                    part.clear()
+            names, started, completed, updated = parts
+            for state in missing:
+                code, begun, done, last = str.split(state, ",")
+                index[state] = len(names)
+                names.append(NAMES.get(code, code))
+                started.append(int(begun) if begun else None)
+                completed.append(int(done) if done else None)
+                updated.append(int(last) if last else None)
+        pick = _picker(list(map(index.__getitem__, states)))
+        return [pick(part) for part in parts]
+
+
+def _picker(places: list[int]) -> Callable[[Sequence[Any]], list[Any]]:
+    """A function giving the items of a sequence at these places, as a list (in C)."""
+    if len(places) == 1:
+        return lambda values: [values[places[0]]]
+    if not places:
+        return lambda values: []
+    get = itemgetter(*places)
+    return lambda values: list(get(values))
 
 
 def _caller_hashes(stored: list[str | None]) -> list[str]:
@@ -282,8 +320,7 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
             source = page[at]
             if mine is not None:
                 source = [source[i] for i in mine]
-            cells = [v.rpartition("@")[0] if v else "" for v in source] if is_answer else \
-                [v or "" for v in source]
+            cells = _answers(source, plan.answers) if is_answer else [v or "" for v in source]
             if mine is None:
                 out[column] = cells
             else:
@@ -291,6 +328,25 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
                 for i, v in zip(mine, cells, strict=True):
                     into[i] = v
     return out
+
+
+FIRST = itemgetter(0)
+ANSWERS_KEPT = 50_000
+
+
+def _answers(stored: list[str | None], known: dict[str, str]) -> list[str]:
+    """The answers of stored "<value>@<asked>" cells ("" for a missing or skipped one); `known`
+    holds answers already split (the same few values asked at the same moments repeat)."""
+    if None in stored:
+        return [v.rpartition("@")[0] if v else "" for v in stored]
+    missing = set(stored).difference(known)
+    if len(missing) > len(stored) // 2:  # mostly new (recording links): not worth keeping
+        return list(map(FIRST, map(str.rpartition, stored, repeat("@"))))
+    if len(known) > ANSWERS_KEPT:
+        known.clear()
+        missing = set(stored)
+    known.update(zip(missing, map(FIRST, map(str.rpartition, missing, repeat("@"))), strict=True))
+    return list(map(known.get, stored))
 
 
 def _decoded_page(client: Any, sids: list[str], columns: list[str], iso: IsoTimes) -> Columns:
@@ -346,11 +402,13 @@ class IsoTimes:
     """Formats epoch seconds as ISO-8601 local time with offset, fast: for each quarter hour, the
     `date T hh:mm:` of its minutes and the `ss+hh:mm` endings of its offset are cached."""
 
-    KEPT = 5_000  # quarter hours (52 days: ~7 MB) and days cached, at most
+    KEPT = 5_000  # quarter hours (52 days: ~7 MB, and ~5 MB by minute) and days cached, at most
 
     def __init__(self, tz: str):
         self.zone = ZoneInfo(tz)
-        self._quarters: dict[int, tuple[list[str], list[str]] | None] = {}  # -> (heads, tails)
+        self._quarters: dict[int, tuple[list[str], list[str], int] | None] = {}  # (heads, tails, offset)
+        # by UTC offset: (`date T hh:mm:` by minute of the known quarters, the 60 `ss+hh:mm` endings)
+        self._minutes: dict[int, tuple[dict[int, str], list[str]]] = {}
         self._tails: dict[int, list[str]] = {}  # by offset in seconds
         self._days: dict[int, str] = {}
 
@@ -374,28 +432,49 @@ class IsoTimes:
 
     def after(self, starts: list[int], seconds: Sequence[str]) -> list[str]:
         """Each start plus its whole `seconds` (as text) formatted; empty seconds stay empty."""
-        if "" in seconds:
-            return self._format([o + int(s) if s else None
-                                 for o, s in zip(starts, seconds, strict=True)], True)
+        return self.plus(starts, [int(s) if s else None for s in seconds])
+
+    def plus(self, starts: list[int], seconds: Sequence[int | None]) -> list[str]:
+        """Each start plus its `seconds` formatted; None seconds give ""."""
         if len(starts) != len(seconds):
             raise ValueError("as many starts as seconds are needed")
-        return self._format(list(map(add, starts, map(int, seconds))), False)
+        if None in seconds:
+            return self._format([o + s if s is not None else None
+                                 for o, s in zip(starts, seconds, strict=True)], True)
+        return self._format(list(map(add, starts, seconds)), False)
 
     def _format(self, times: list[int | None], blanks: bool) -> list[str]:
         """`seconds`, told whether there is None among the times."""
+        if blanks:
+            known = [at for at in times if at is not None]
+            found = iter(self._format(known, False)) if known else iter(())
+            return Plain([next(found) if at is not None else "" for at in times])
+        if times and (done := self._in_one_offset(times)) is not None:
+            return done
         quarters = self._quarters
-        for _ in range(2):
-            try:
-                if blanks:
-                    return Plain([(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60]  # type: ignore
-                                  if at is not None else "" for at in times])
-                return Plain([(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60]  # type: ignore
-                              for at in times])
-            except KeyError:  # a quarter hour not seen yet
-                self._learn([at for at in times if at is not None])
-            except TypeError:  # a quarter hour with an odd offset
-                break
-        return [self._one(at) for at in times]
+        if len(quarters) > self.KEPT:  # emptied before learning: then all these times are known
+            quarters.clear()
+            self._minutes.clear()
+        seen = set(map(floordiv, times, repeat(900)))
+        self._learn(seen.difference(quarters))
+        if None in map(quarters.__getitem__, seen):
+            return [self._one(at) for at in times]  # a quarter of an offset with seconds
+        if times and (done := self._in_one_offset(times)) is not None:
+            return done
+        # times on both sides of an offset change
+        return Plain([(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60] for at in times])  # type: ignore
+
+    def _in_one_offset(self, times: list[int]) -> Plain | None:
+        """The times formatted when all are in known minutes of the first one's UTC offset (one
+        lookup a time), else None."""
+        found = self._quarters.get(times[0] // 900)
+        if not found:
+            return None
+        heads, ends = self._minutes[found[2]]
+        try:
+            return Plain([heads[at // 60] + ends[at % 60] for at in times])
+        except KeyError:
+            return None
 
     def _one(self, at: int | None) -> str:
         """One time formatted (None as "")."""
@@ -403,23 +482,26 @@ class IsoTimes:
             return ""
         quarter = at // 900
         if quarter not in self._quarters:
-            self._learn([at])
+            self._learn({quarter})
         found = self._quarters[quarter]
         if found is None:  # an offset with seconds (local mean time, before 1900 or so)
             return datetime.fromtimestamp(at, UTC).astimezone(self.zone).isoformat()
         return found[0][at // 60 % 15] + found[1][at % 60]
 
-    def _learn(self, times: list[int]) -> None:
-        """Cache the quarter hours of these times (the cache is emptied when it grows too big)."""
-        quarters = self._quarters
-        if len(quarters) > self.KEPT:
-            quarters.clear()
-        for quarter in {at // 900 for at in times}.difference(quarters):
-            quarters[quarter] = self._quarter(quarter)
+    def _learn(self, quarters: set[int]) -> None:
+        """Cache these quarter hours and, by UTC offset, their minutes."""
+        known, by_offset = self._quarters, self._minutes
+        for quarter in quarters:
+            found = known[quarter] = self._quarter(quarter)
+            if found is not None:
+                heads, tails, offset = found
+                first = quarter * 15
+                by_offset.setdefault(offset, ({}, tails))[0].update(
+                    zip(range(first, first + 15), heads, strict=True))
 
-    def _quarter(self, quarter: int) -> tuple[list[str], list[str]] | None:
-        """The `date T hh:mm:` of the 15 minutes of a quarter hour and the 60 `ss+hh:mm` endings
-        (None for an offset with seconds)."""
+    def _quarter(self, quarter: int) -> tuple[list[str], list[str], int] | None:
+        """The `date T hh:mm:` of the 15 minutes of a quarter hour, the 60 `ss+hh:mm` endings and
+        the offset in seconds (None for an offset with seconds)."""
         offset = datetime.fromtimestamp(quarter * 900, self.zone).utcoffset() or timedelta()
         seconds = offset.days * 86400 + offset.seconds
         if seconds % 60:
@@ -431,9 +513,9 @@ class IsoTimes:
         day, clock = divmod(quarter * 15 + seconds // 60, 1440)
         if clock + 15 <= 1440:
             date_t = self._days.get(day) or self._day(day)
-            return [date_t + hhmm for hhmm in CLOCK[clock:clock + 15]], tails
-        return [(self._days.get(d) or self._day(d)) + CLOCK[c]
-                for d, c in (divmod(quarter * 15 + seconds // 60 + m, 1440) for m in range(15))], tails
+            return [date_t + hhmm for hhmm in CLOCK[clock:clock + 15]], tails, seconds
+        return [(self._days.get(d) or self._day(d)) + CLOCK[c] for d, c in
+                (divmod(quarter * 15 + seconds // 60 + m, 1440) for m in range(15))], tails, seconds
 
     def _day(self, day: int) -> str:
         """`2026-03-08T` for a day counted from 1970-01-01."""

@@ -32,6 +32,17 @@ class LinkDown(ConnectionError):
     """The lean link could not complete a round trip; nothing about what Redis applied is known."""
 
 
+def reply_reader(conn: Any) -> hiredis.Reader:
+    """A hiredis reader decoding replies as `conn` does, error replies as redis-py's exceptions."""
+    encoder = conn.encoder
+    options: dict[str, Any] = {"protocolError": InvalidResponse,
+                               "replyError": BaseParser.parse_error,
+                               "errors": encoder.encoding_errors}
+    if encoder.decode_responses:
+        options["encoding"] = encoder.encoding
+    return hiredis.Reader(**options)
+
+
 class _Link:
     """One open connection with its own reply reader (owned by a single thread)."""
 
@@ -40,13 +51,7 @@ class _Link:
         self.conn = pool.connection_class(**pool.connection_kwargs)
         self.conn.connect()  # AUTH, SELECT, HELLO, TLS: as redis-py does for its pool
         self.sock = self.conn._sock
-        encoder = self.conn.encoder
-        options: dict[str, Any] = {"protocolError": InvalidResponse,
-                                   "replyError": BaseParser.parse_error,
-                                   "errors": encoder.encoding_errors}
-        if encoder.decode_responses:
-            options["encoding"] = encoder.encoding
-        self.reader = hiredis.Reader(**options)
+        self.reader = reply_reader(self.conn)
         self.buffer = bytearray(READ_SIZE)
         self.fork = _forks[0]
 

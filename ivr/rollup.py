@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from redis.cluster import RedisCluster
 
 from ivr.calls import CallStore
+from ivr.hashpages import hash_pages
 from ivr.surveys import SurveyStore
 
 CALLS_INDEX = CallStore.BY_TIME
@@ -136,11 +136,12 @@ def field_pages(client: Any, index: str, key: str, fields: list[str], since: flo
     """Pages of columns [members, field 1, ...] for index members scored in [since, until), in order.
 
     `key` is a hash key template with %s for the member; a missing field or hash reads as None.
-    Only the named fields travel, in one reply per page; on a single server Redis already reads
-    the next two pages while the caller works on this one.
+    Only the named fields travel; on a single server Redis already reads the next page while the
+    caller works on this one (see ivr.hashpages).
     """
-    pages = _cluster_fields if isinstance(client, RedisCluster) else _sorted_fields
-    return pages(client, index, key, fields, since, until, size)
+    if isinstance(client, RedisCluster):
+        return _cluster_fields(client, index, key, fields, since, until, size)
+    return hash_pages(client, index, key, fields, since, until, size, _ranks)
 
 
 def field_values(client: Any, index: str, key: str, fields: list[str], since: float, until: float,
@@ -179,49 +180,6 @@ def field_values(client: Any, index: str, key: str, fields: list[str], since: fl
                 page += [[None] * len(page[0]) for _ in then]
             if page[0]:
                 yield page
-
-
-def _sorted_fields(client: Any, index: str, key: str, fields: list[str], since: float,
-                   until: float, size: int, ahead: int = 2) -> Iterator[Columns]:
-    """Pages by rank with SORT BY nosort GET (done in C, no script), `ahead` pages asked for
-    before the one handed on, so Redis reads them while the caller works.  A page starts by
-    re-reading the last member of the page before, to notice entries added or removed before it
-    meanwhile (then the replies on the way are dropped and the place is found again by rank)."""
-    pattern = key.replace("%s", "*", 1)
-    gets = ["GET", "#", *(x for f in fields for x in ("GET", f"{pattern}->{f}"))]
-    width, last = len(fields) + 1, None
-    offset, end = _ranks(client, index, since, until)
-    asked: deque[int] = deque()  # per page on the way: 1 when it re-reads the member before it
-    conn = client.connection_pool.get_connection()
-    try:
-        while True:
-            while len(asked) < ahead and offset < end:
-                back = 0 if last is None and not asked else 1
-                count = min(size, end - offset)
-                conn.send_command("SORT", index, "BY", "nosort", "LIMIT", offset - back, count + back,
-                                  *gets)
-                asked.append(back)
-                offset += count
-            if not asked:
-                return
-            back = asked.popleft()
-            flat = conn.read_response()
-            if back and (not flat or flat[0] != last):
-                while asked:  # asked for by ranks that no longer hold
-                    asked.pop()
-                    conn.read_response()
-                offset, end = _ranks(client, index, since, until, after=last)
-                last = None
-                continue
-            page = [flat[i::width][back:] for i in range(width)]
-            if not page[0]:
-                return
-            last = page[0][-1]
-            yield page
-    finally:
-        if asked:  # abandoned with replies on the way: that connection cannot be reused
-            conn.disconnect()
-        client.connection_pool.release(conn)
 
 
 def _ranks(client: Any, index: str, since: float, until: float, after: str | None = None

@@ -254,3 +254,15 @@ def test_questions_first_seen_after_the_columns_were_chosen(redis_client, monkey
     put_survey(redis_client, "B", T + 1, "completed", {"csat": "5", "q1": "yes"}, kinds=layout)
     assert [(r["call_sid"], r["answer_csat"]) for r in stream] == [("A", "4"), ("B", "5")]
     assert decoded == [["A", "B"]] and "answer_q1" not in stream.columns
+
+
+def test_iso_times_stay_right_when_their_caches_are_emptied(monkeypatch):
+    from zoneinfo import ZoneInfo
+    monkeypatch.setattr(IsoTimes, "KEPT", 3)
+    iso, zone = IsoTimes("America/New_York"), ZoneInfo("America/New_York")
+    change = int(datetime(2026, 3, 8, 7, 0, tzinfo=UTC).timestamp())
+    for page in range(40):
+        times = [change + (page * 37 + n) * 311 - 20_000 for n in range(30)]
+        assert iso.seconds(times) == [datetime.fromtimestamp(t, zone).isoformat() for t in times]
+        assert iso.after(times, ["7"] * 30) == \
+            [datetime.fromtimestamp(t + 7, zone).isoformat() for t in times]
