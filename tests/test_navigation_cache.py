@@ -1,0 +1,58 @@
+"""Steps worked out once per menu version: reused when they cannot change, never when they can."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ivr.navigator import Navigator
+from ivr.registry import MenuRegistry
+from ivr.state import CallState
+
+ROOT = Path(__file__).resolve().parent.parent
+NEW_YORK = ZoneInfo("America/New_York")
+OPEN = datetime(2026, 12, 22, 10, 0, tzinfo=NEW_YORK)  # a Tuesday morning
+CLOSED = datetime(2026, 12, 25, 10, 0, tzinfo=NEW_YORK)  # Christmas Day
+
+
+def menus():
+    """The shipped menus."""
+    return MenuRegistry(ROOT / "menus", ROOT / "recordings", check_every=0).current
+
+
+def in_main(ms) -> CallState:
+    """A caller who chose English and is in the main menu."""
+    return CallState(node="main", lang="en-US", version=ms.version, step=1, heard=True)
+
+
+def test_a_key_without_hours_on_its_way_gives_the_same_step_object_again():
+    ms = menus()
+    first = Navigator(ms, now=OPEN).press(in_main(ms), "2")  # technical support: a menu
+    again = Navigator(ms, now=CLOSED).press(in_main(ms), "2")
+    assert first is again and first.gather.state.node == "support"
+
+
+def test_a_key_whose_queue_has_hours_follows_the_clock_every_time():
+    ms = menus()
+    answers = [Navigator(ms, now=when).press(in_main(ms), "1") for when in (OPEN, CLOSED, OPEN)]
+    assert [a.route.kind for a in answers] == ["queue", "voicemail", "queue"]  # closed: a message
+    assert "closed office" in answers[1].trail
+
+
+def test_digits_a_caller_entered_are_never_kept():
+    ms = menus()
+    state = CallState(node="order_status", lang="en-US", version=ms.version, step=2, heard=True)
+    first = Navigator(ms, now=OPEN).press(state, "123456#")
+    second = Navigator(ms, now=OPEN).press(state, "123456#")
+    assert first == second and first is not second
+    assert first.route.state.vars["order_number"] == "123456"
+
+
+def test_a_parsed_url_state_is_reused_only_without_collected_values():
+    ms = menus()
+    plain = in_main(ms).to_query()
+    assert CallState.from_query(dict(plain)) is CallState.from_query(dict(plain))
+    entered = {**plain, "x_order_number": "123456"}
+    first, second = CallState.from_query(dict(entered)), CallState.from_query(dict(entered))
+    assert first == second and first is not second and first.vars["order_number"] == "123456"
