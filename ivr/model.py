@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -62,6 +62,30 @@ class Action:
     def describe(self) -> str:
         """A short text such as `queue billing` used by reports, the simulator and drawings."""
         return f"{self.kind} {self.target}" if self.target else self.kind
+
+
+class _PlaceOnRead:
+    """`Action.where`, which the loader may give as a `(file, line)` tuple: made a Where when first read.
+
+    A load makes tens of thousands of actions whose place is read only to report a problem or
+    draw an edge; a tuple is much quicker to make (and free) than a Where. Reads always see a Where.
+    """
+
+    def __get__(self, action: Action | None, owner: type | None = None) -> Where:
+        if action is None:
+            return _NOWHERE
+        values = action.__dict__
+        where = values["where"]
+        if type(where) is tuple:
+            where = values["where"] = Where(*where)  # the same Where for every later read
+        return where
+
+    def __set__(self, action: Action, value: Any) -> None:
+        raise FrozenInstanceError("cannot assign to field 'where'")
+
+
+_NOWHERE = Action.where
+Action.where = _PlaceOnRead()  # type: ignore[assignment]
 
 
 @frozen

@@ -125,7 +125,7 @@ def _options(reader: Reader, node: YDict, what: str) -> dict[str, Action]:
             for kind, target in value.items():
                 if kind in TARGET_KINDS and type(target) is str:
                     options[key] = Action(kind, target, None, None, None, None, None,
-                                          Where(file, value.key_lines[kind]))
+                                          (file, value.key_lines[kind]))  # a Where when read
                     break
             else:
                 if action := reader.action(value, key_line, f"option {key} of {what}"):

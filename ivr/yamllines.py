@@ -143,7 +143,8 @@ def _parse_line(line: str, first: frozenset[str]) -> tuple:
 def _made(kind: int, content: Any, line: int) -> Any:
     """A fresh YDict or YList for a one-line `{...}` or `[...]`; a scalar as it is."""
     if kind == _ONE:
-        result = YDict((content,))
+        result = YDict()
+        result[content[0]] = content[1]
         result.line, result.key_lines = line, {content[0]: line}
         return result
     if kind == _MAP:
@@ -221,8 +222,10 @@ def read_lines(text: str) -> Any:
         if kind == _SCALAR:
             top[key] = content
         elif kind == _ONE:  # {menu: billing}: made here, it is most of the mappings
-            top[key] = child = YDict((content,))
-            child.line, child.key_lines = number, {content[0]: number}
+            inner_key, inner_value = content
+            top[key] = child = YDict()  # empty, then one item: quicker than from a tuple of pairs
+            child[inner_key] = inner_value
+            child.line, child.key_lines = number, {inner_key: number}
         elif kind == _OPEN:
             top[key] = None
             pending, fast = key, -2

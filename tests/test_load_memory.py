@@ -27,3 +27,22 @@ def test_a_load_makes_no_cyclic_garbage() -> None:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_an_action_placed_by_a_tuple_reads_as_the_same_where() -> None:
+    """The loader's (file, line) place reads as a Where: same value, repr, hash and equality."""
+    import pickle
+    from dataclasses import FrozenInstanceError, replace
+
+    import pytest
+
+    from ivr.model import Action, Where
+
+    lazy = Action("queue", "billing", None, None, None, None, None, ("menus/a.yaml", 7))
+    eager = Action(kind="queue", target="billing", where=Where("menus/a.yaml", 7))
+    assert repr(lazy) == repr(eager) and hash(lazy) == hash(eager) and lazy == eager
+    assert lazy.where == Where("menus/a.yaml", 7) and lazy.where is lazy.where
+    assert pickle.loads(pickle.dumps(lazy)) == eager and replace(lazy, label="x").where == eager.where
+    assert Action.where == Where("", 0) and Action(kind="hangup").where == Where("", 0)
+    with pytest.raises(FrozenInstanceError):
+        lazy.where = Where("b", 1)  # type: ignore[misc]
