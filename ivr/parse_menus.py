@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ivr.fields import DTMF_BY_WORD, TARGET_KINDS, Reader, dtmf_key
+from ivr.fields import _KEYWORD_SET, DTMF_BY_WORD, TARGET_KINDS, Reader, dtmf_key
 from ivr.model import Action, Branch, Collect, Menu, Prompt, Where
 from ivr.yamlsrc import YDict, YList
 
@@ -130,6 +130,13 @@ def _options(reader: Reader, node: YDict, what: str) -> dict[str, Action]:
             else:
                 if action := reader.action(value, key_line, f"option {key} of {what}"):
                     options[key] = action
+            continue
+        if type(value) is str:  # a word: as Reader.plain_action reads it
+            word = value.strip()
+            if word in _KEYWORD_SET:
+                options[key] = Action(word, None, None, None, None, None, None, (file, key_line))
+            else:
+                options[key] = Action("menu", word, None, None, None, None, None, (file, key_line))
             continue
         action = reader.plain_action(value, key_line) or reader.action(value, key_line, f"option {key} of {what}")
         if action:

@@ -122,7 +122,11 @@ def _parse_line(line: str, first: frozenset[str]) -> tuple:
         indent = len(spaces)
         key = key_text if key_text[0] not in first else plain_scalar(key_text)  # as plain_scalar, inline
         if inner_key is not None:
-            return indent, key, _ONE, (plain_scalar(inner_key), plain_scalar(inner_value)), indent, 0
+            if inner_key[0] in first:
+                inner_key = plain_scalar(inner_key)
+            if inner_value[0] in first:
+                inner_value = plain_scalar(inner_value)
+            return indent, key, _ONE, (inner_key, inner_value), indent, 0
         if text is None:
             return indent, key, _OPEN, None, indent, 0
         return indent, key, _SCALAR, text if text[0] not in first else plain_scalar(text), indent, 0
