@@ -9,6 +9,7 @@ again by PyYAML's pure-Python parser, whose messages `_syntax_hint` knows.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -100,10 +101,11 @@ CACHES: list[dict] = [_plain_cache, _tagged_cache, _resolved_tags]
 
 def reset_caches() -> None:
     """Forget the scalars, lines and tags memoised by earlier reads (each load starts cold)."""
-    global _RESOLVED_FIRST
+    global _RESOLVED_FIRST, _WORDS_FIRST
     for cache in CACHES:
         cache.clear()
     _RESOLVED_FIRST = _resolved_first()
+    _WORDS_FIRST = _words_first()
 
 
 def _tagged_scalar(tag: str, text: str) -> Any:
@@ -135,6 +137,30 @@ _ANY_CHARACTER = _AnyCharacter()
 _RESOLVED_FIRST = _resolved_first()
 
 
+def _only_words(regexp: Any) -> bool:
+    """True for a resolver regex that is `^(?:word|word...)$` of letters and `~` (bool, null): no space matches."""
+    pattern = regexp.pattern
+    if regexp.flags & re.VERBOSE:
+        pattern = "".join(pattern.split())
+    return (pattern.startswith("^(?:") and pattern.endswith(")$")
+            and all(c.isalpha() or c in "|~" for c in pattern[4:-2]))
+
+
+def _words_first() -> frozenset[str]:
+    """First characters whose implicit resolvers all match single words only (bool, null).
+
+    An unquoted scalar starting with one of them and containing a space is a string, as PyYAML
+    resolves it: "This is menu 4" needs no resolver run.
+    """
+    if _SCALARS.yaml_path_resolvers or None in _Constructor.yaml_implicit_resolvers:
+        return frozenset()
+    return frozenset(first for first, entries in _Constructor.yaml_implicit_resolvers.items()
+                     if all(_only_words(regexp) for _, regexp in entries))
+
+
+_WORDS_FIRST = _words_first()
+
+
 def resolved_first() -> frozenset[str]:
     """First characters of unquoted scalars that may not be plain strings (see `plain_scalar`)."""
     return _RESOLVED_FIRST
@@ -157,8 +183,8 @@ def _resolve_plain(text: str) -> str:
 
 def plain_scalar(text: str) -> Any:
     """The value of an unquoted scalar, resolved exactly as PyYAML's SafeLoader resolves it."""
-    if text and text[0] not in _RESOLVED_FIRST:
-        return text  # no implicit resolver starts with this character: PyYAML keeps it a string
+    if text and (text[0] not in _RESOLVED_FIRST or (" " in text and text[0] in _WORDS_FIRST)):
+        return text  # no implicit resolver starts with this character or can match it: a string
     try:
         return _plain_cache[text]
     except KeyError:

@@ -204,3 +204,13 @@ def test_a_generated_tree_is_read_on_the_fast_path_with_the_same_result() -> Non
     text = _generated_tree(300)
     assert shape(read_lines(text)) == theirs(text)[0]
     assert ours(text) == theirs(text)
+
+
+def test_texts_with_a_space_after_a_bool_or_null_letter_resolve_as_pyyaml_does() -> None:
+    """The no-resolver shortcut for `Yes please`, `No way`, `null value` gives PyYAML's values."""
+    from ivr.yamlsrc import plain_scalar, reset_caches
+
+    reset_caches()
+    for text in ("This is menu 4", "Yes please", "No way", "null value", "On hold", "off peak", "~ x",
+                 "yes", "No", "null", "~", "True", "off", "Menu 5", "1 2", "2026-01-02 10:00"):
+        assert plain_scalar(text) == yaml.safe_load(text), text
