@@ -13,6 +13,7 @@ retry policy and error handling stay the single authority.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -21,8 +22,9 @@ from typing import Any
 import hiredis
 import redis
 from redis._parsers.base import BaseParser
-from redis.exceptions import InvalidResponse
+from redis.exceptions import InvalidResponse, ReadOnlyError
 
+log = logging.getLogger(__name__)
 READ_SIZE = 65536
 _forks = [0]  # bumped in a forked child, whose inherited links belong to the parent
 os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
@@ -90,15 +92,22 @@ class LeanLink:
         # redis-py's reply callbacks by upper-case command name (a plain dict: a hot lookup)
         self.callbacks = {name.upper(): fn for name, fn in client.response_callbacks.items()}
         self._local = threading.local()
+        self.usable = True  # False once a link cannot even be built for this client: redis-py only
 
     def execute(self, calls: Sequence[tuple]) -> list[Any]:
         """The replies to `calls`, parsed as redis-py parses them; raise LinkDown on any trouble."""
         link = getattr(self._local, "link", None)
         if link is None or link.fork != _forks[0]:  # never share a socket with a forked parent
+            if not self.usable:
+                raise LinkDown("no lean link for this client")
             try:
                 link = self._local.link = _Link(self.client)
             except (redis.RedisError, OSError) as exc:
                 raise LinkDown(f"cannot connect: {exc}") from exc
+            except Exception as exc:  # a connection class this link does not know how to build
+                self.usable = False
+                log.warning("lean Redis link unavailable (%s); writing through redis-py", exc)
+                raise LinkDown(f"cannot build a link: {exc}") from exc
         try:
             replies = link.round_trip(calls)
         except Exception as exc:  # socket, timeout or protocol trouble: the link's state is unknown
@@ -112,6 +121,10 @@ class LeanLink:
             callback = callbacks.get(call[0]) or callbacks.get(call[0].upper())
             if callback is not None and not isinstance(reply, Exception):
                 replies[i] = callback(reply)
+        if any(isinstance(reply, ReadOnlyError) for reply in replies):
+            # A replica answers (a Sentinel failover demoted the server): the next batch connects
+            # anew, so Sentinel's pool finds the new master, as redis-py does on READONLY.
+            self._drop(link)
         return replies
 
     def close(self) -> None:

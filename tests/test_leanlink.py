@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import redis
 from redis import exceptions as rex
-from redis_servers import RedisServer
+from redis_servers import RedisSentinel, RedisServer
+from roundtrip_count import RoundTrips
 
 from ivr import scripts
 from ivr.leanlink import LeanLink, LinkDown
@@ -110,3 +111,33 @@ def test_a_forked_child_opens_its_own_connection(redis_client: redis.Redis) -> N
     child.join(timeout=20)
     assert in_child != parent  # the child connected anew rather than writing on our socket
     assert link.execute([("CLIENT", "ID")])[0] == parent  # and ours is undisturbed
+
+
+def test_a_replica_answering_read_only_makes_the_next_batch_connect_anew(
+        redis_client: redis.Redis) -> None:
+    primary = RedisServer().start()
+    try:
+        link = LeanLink(redis_client)
+        before = link.execute([("CLIENT", "ID")])[0]
+        redis_client.replicaof("127.0.0.1", primary.port)  # demoted, as by a Sentinel failover
+        replies = link.execute([("SET", "k", "v")])
+        assert isinstance(replies[0], rex.ReadOnlyError)
+        redis_client.replicaof("NO", "ONE")
+        assert link.execute([("CLIENT", "ID")])[0] != before
+    finally:
+        redis_client.replicaof("NO", "ONE")
+        primary.destroy()
+
+
+def test_writes_through_sentinel_take_the_lean_link(stoppable_redis: RedisServer, tmp_path: Path) -> None:
+    sentinel = RedisSentinel(stoppable_redis).start()
+    try:
+        writer = Writer(connect(sentinel.url), Spool(tmp_path))
+        assert writer.write([Command("SET", "warm", ("up",))])  # asks Sentinel, then connects
+        with RoundTrips().counting() as trips:
+            assert writer.write([Command("SET", "via", ("sentinel",))]) is True
+        assert trips.count == 1 and writer._lean is not None and writer._lean.usable
+        with stoppable_redis.client() as direct:
+            assert direct.get("via") == "sentinel"
+    finally:
+        sentinel.destroy()
