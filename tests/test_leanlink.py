@@ -13,7 +13,7 @@ from roundtrip_count import RoundTrips
 
 from ivr import scripts
 from ivr.leanlink import LeanLink, LinkDown
-from ivr.redisconn import connect
+from ivr.redisconn import connect, start_embedded, stop_embedded
 from ivr.spool import Spool
 from ivr.writer import Command, Writer
 
@@ -141,3 +141,18 @@ def test_writes_through_sentinel_take_the_lean_link(stoppable_redis: RedisServer
             assert direct.get("via") == "sentinel"
     finally:
         sentinel.destroy()
+
+
+def test_the_embedded_server_is_written_over_its_unix_socket_on_the_lean_link(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    url = start_embedded(data_dir)
+    try:
+        client = connect(url)
+        writer = Writer(client, Spool(tmp_path / "spool"))
+        assert writer.write([Command("SET", "warm", ("up",))])
+        with RoundTrips().counting() as trips:
+            assert writer.write([Command("HSET", "h", ("a", "1")), Command("EXPIRE", "h", (60,))])
+        assert trips.count == 1 and writer._lean.usable
+        assert client.hgetall("h") == {"a": "1"} and 0 < client.ttl("h") <= 60
+    finally:
+        stop_embedded(data_dir)
