@@ -16,7 +16,7 @@ import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ivr.leanlink import reply_reader
+from ivr.leanlink import NOT_ENOUGH_DATA, PUSH, reply_reader
 
 READ_SIZE = 1 << 18
 Columns = list[list[Any]]
@@ -50,8 +50,9 @@ class _Wire:
         out: list[Any] = []
         gets = self.reader.gets
         while True:
-            # hiredis says False when it needs more bytes; no reply to HMGET or ZRANGE is False
-            out.extend(iter(gets, False))
+            out.extend(iter(gets, NOT_ENOUGH_DATA))
+            if PUSH and any(isinstance(reply, PUSH) for reply in out):
+                out = [reply for reply in out if not isinstance(reply, PUSH)]  # answer no command
             if len(out) >= count:
                 break
             self._fill()

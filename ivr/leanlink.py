@@ -34,12 +34,20 @@ class LinkDown(ConnectionError):
     """The lean link could not complete a round trip; nothing about what Redis applied is known."""
 
 
+# What a reader's `gets()` returns when it needs more bytes (RESP3 has a `false` reply of its own).
+NOT_ENOUGH_DATA = object()
+# Out-of-band RESP3 messages (server maintenance notices...) that answer no command.
+PUSH = getattr(hiredis, "PushNotification", ())
+
+
 def reply_reader(conn: Any) -> hiredis.Reader:
-    """A hiredis reader decoding replies as `conn` does, error replies as redis-py's exceptions."""
+    """A hiredis reader decoding replies as `conn` does, error replies as redis-py's exceptions;
+    `gets()` gives NOT_ENOUGH_DATA when it needs more bytes."""
     encoder = conn.encoder
     options: dict[str, Any] = {"protocolError": InvalidResponse,
                                "replyError": BaseParser.parse_error,
-                               "errors": encoder.encoding_errors}
+                               "errors": encoder.encoding_errors,
+                               "notEnoughData": NOT_ENOUGH_DATA}
     if encoder.decode_responses:
         options["encoding"] = encoder.encoding
     return hiredis.Reader(**options)
@@ -65,13 +73,13 @@ class _Link:
         reader, sock, buffer = self.reader, self.sock, self.buffer
         while len(replies) < len(calls):
             reply = reader.gets()
-            if reply is False:
+            if reply is NOT_ENOUGH_DATA:
                 size = sock.recv_into(buffer)
                 if not size:
                     raise LinkDown("Redis closed the connection")
                 reader.feed(buffer, 0, size)
-                continue
-            replies.append(reply)
+            elif not isinstance(reply, PUSH):  # a push message answers no command
+                replies.append(reply)
         if reader.has_data():
             raise LinkDown("Redis sent more replies than commands")
         return replies
@@ -122,9 +130,11 @@ class LeanLink:
             if callback is not None and not isinstance(reply, Exception):
                 replies[i] = callback(reply)
         if any(isinstance(reply, ReadOnlyError) for reply in replies):
-            # A replica answers (a Sentinel failover demoted the server): the next batch connects
-            # anew, so Sentinel's pool finds the new master, as redis-py does on READONLY.
+            # A replica answered (a Sentinel failover demoted the server), so no write was
+            # applied: drop the link and let redis-py run the batch, which on READONLY reconnects
+            # to the master Sentinel names now; the next batch opens a new link there too.
             self._drop(link)
+            raise LinkDown("the server is a read-only replica")
         return replies
 
     def close(self) -> None:

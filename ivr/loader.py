@@ -32,6 +32,15 @@ def menu_files(path: Path) -> list[Path]:
     return sorted(p for p in path.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
 
 
+def path_version(sources: dict[str, str]) -> str:
+    """The version the previous release gave the same sources (it hashed the full file paths),
+    so that versions it saved can still be rebuilt for the calls that carry them."""
+    digest = hashlib.sha256()
+    for name in sorted(sources):
+        digest.update(name.encode() + b"\0" + sources[name].encode() + b"\0")
+    return digest.hexdigest()[:10]
+
+
 def content_version(sources: dict[str, str]) -> str:
     """A short content hash of the menus, by file name and text (not the folder's spelling)."""
     digest = hashlib.sha256()

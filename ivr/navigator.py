@@ -58,7 +58,8 @@ class Navigator:
         if step is None:
             self.timed = False
             step = self._press(state, digits)
-            if not self.timed and not state.vars and len(digits or "") <= 1:  # not entered digits
+            if not self.timed and not state.vars and len(digits or "") <= 1 \
+                    and not _carries_values(step):  # entered digits are one caller's
                 if len(_PRESSED) >= _PRESSED_KEPT:
                     _PRESSED.clear()  # bounded memory; the hot steps are back within a few calls
                 _PRESSED[key] = step
@@ -197,6 +198,12 @@ class Navigator:
         if speech.text and "{" in speech.text:
             return Speech(text=fill(speech.text, state.vars))
         return speech
+
+
+def _carries_values(step: Step) -> bool:
+    """True when a step holds values a caller entered (in the state it posts back or routes with)."""
+    return bool((step.gather is not None and step.gather.state.vars)
+                or (step.route is not None and step.route.state.vars))
 
 
 def fill(text: str, values: dict[str, str]) -> str:

@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
-from ivr.loader import build_menuset, menu_files, read_sources
+from ivr.loader import build_menuset, menu_files, path_version, read_sources
 from ivr.model import MenuSet
 from ivr.problems import MenuError, Problem
 
@@ -163,11 +163,13 @@ class MenuRegistry:
         if sources is None:
             return None
         menuset, _ = build_menuset(sources, self.recordings)
-        if menuset is not None and menuset.version == version:
-            with self._lock:
-                self._remember(menuset)
-            return menuset
-        return None
+        if menuset is None or version not in (menuset.version, path_version(sources)):
+            return None
+        with self._lock:
+            self._remember(menuset)
+            if menuset.version != version:  # saved by the previous release: known by both names
+                self.versions[version] = menuset
+        return menuset
 
     def _last_good(self) -> MenuSet | None:
         version = self.store.last_good() if self.store is not None else None

@@ -34,6 +34,8 @@ REPEATABLE = frozenset(
     "SET SETNX HSET HSETNX HMSET HDEL DEL UNLINK SADD SREM ZADD ZREM EXPIRE PEXPIRE EXPIREAT PEXPIREAT "
     "PERSIST".split()
 )
+# Commands that set a key's time to live: spooled with a failed write to the same key.
+EXPIRES = frozenset({"EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"})
 # How many spooled batches a single write replays before its own; the rest wait their turn.
 REPLAY_PER_WRITE = 200
 
@@ -330,6 +332,11 @@ class Writer:
         failed = [c for c, r in zip(batch, results, strict=True) if isinstance(r, UNAVAILABLE)]
         if failed:
             cause = next(r for r in results if isinstance(r, UNAVAILABLE))
+            # An expiry that went through on a key whose write did not (out of memory: the key
+            # may not exist yet) waits with that write, or the replayed key would never expire.
+            keys = {c.key for c in failed}
+            failed = [c for c, r in zip(batch, results, strict=True) if isinstance(r, UNAVAILABLE)
+                      or (c.key in keys and c.op.upper() in EXPIRES)]
             raise _Unavailable(failed, cause)
         errors = [(c, r) for c, r in zip(batch, results, strict=True) if isinstance(r, Exception)]
         for command, error in errors:

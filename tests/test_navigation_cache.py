@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -56,3 +57,15 @@ def test_a_parsed_url_state_is_reused_only_without_collected_values():
     entered = {**plain, "x_order_number": "123456"}
     first, second = CallState.from_query(dict(entered)), CallState.from_query(dict(entered))
     assert first == second and first is not second and first.vars["order_number"] == "123456"
+
+
+def test_a_single_entered_digit_is_not_kept_either(tmp_path):
+    shutil.copytree(ROOT / "menus", tmp_path / "menus")
+    main = tmp_path / "menus" / "main.yaml"
+    main.write_text(main.read_text().replace("max_digits: 10, min_digits: 6", "max_digits: 10, min_digits: 1"))
+    ms = MenuRegistry(tmp_path / "menus", ROOT / "recordings", check_every=0).current
+    state = CallState(node="order_status", lang="en-US", version=ms.version, step=2, heard=True)
+    first = Navigator(ms, now=OPEN).press(state, "5")
+    second = Navigator(ms, now=OPEN).press(state, "5")
+    assert first == second and first is not second
+    assert first.gather.state.vars["order_number"] == "5"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+from ivr.loader import path_version
 from ivr.registry import MenuRegistry, VersionStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,3 +73,36 @@ def test_a_version_saved_later_by_another_process_is_found_after_the_window(tmp_
     found = registry.get(other.version)
     assert found is not None and found.version == other.version
     assert store.reads == [other.version, other.version]
+
+
+def saved_by_previous_release(menus: Path, folder: Path) -> str:
+    """Save `menus` as the previous release did (sources keyed by full path); its version."""
+    sources = {str(path): path.read_text() for path in sorted(menus.glob("*.yaml"))}
+    version = path_version(sources)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{version}.json").write_text(json.dumps(sources))
+    (folder / VersionStore.LAST_GOOD).write_text(version)
+    return version
+
+
+def test_a_version_the_previous_release_saved_still_serves_its_calls(tmp_path):
+    shutil.copytree(ROOT / "menus", tmp_path / "old")
+    main = sorted((tmp_path / "old").glob("*.yaml"))[0]
+    main.write_text(main.read_text() + "\n# the version before the deploy\n")
+    old = saved_by_previous_release(tmp_path / "old", tmp_path / "versions")
+    shutil.copytree(ROOT / "menus", tmp_path / "menus")
+    registry = MenuRegistry(tmp_path / "menus", ROOT / "recordings", check_every=0,
+                            store=VersionStore(tmp_path / "versions"))
+    found = registry.for_call(old)
+    assert found is not registry.current and registry.for_call(found.version) is found
+    assert dict(found.sources) == {str(p): p.read_text() for p in sorted((tmp_path / "old").glob("*.yaml"))}
+
+
+def test_broken_files_fall_back_to_the_last_good_version_of_the_previous_release(tmp_path):
+    shutil.copytree(ROOT / "menus", tmp_path / "menus")
+    saved_by_previous_release(tmp_path / "menus", tmp_path / "versions")
+    main = sorted((tmp_path / "menus").glob("*.yaml"))[0]
+    main.write_text("menus: [broken\n")
+    registry = MenuRegistry(tmp_path / "menus", ROOT / "recordings", check_every=0,
+                            store=VersionStore(tmp_path / "versions"))
+    assert registry.error and registry.current.menus  # serving the saved version, not failing

@@ -14,6 +14,7 @@ from redis.connection import AbstractConnection
 from redis_servers import RedisServer
 from roundtrip_count import RoundTrips
 
+from ivr.calls import CallStore
 from ivr.redisconn import connect
 from ivr.spool import Spool
 from ivr.writer import Command, WriteError, Writer
@@ -335,3 +336,22 @@ def test_spool_is_replayed_when_redis_returns_without_more_traffic(stoppable_red
     assert writer.spool.pending() == 0
     with stoppable_redis.client() as client:
         assert client.hget("ivr:call:{CA3}", "status") == "completed"
+
+
+def test_an_expiry_waits_with_the_write_redis_could_not_take(
+        stoppable_redis: RedisServer, tmp_path: Path) -> None:
+    calls = CallStore()
+    writer = Writer(connect(stoppable_redis.url), Spool(tmp_path), retry_after=0.2)
+    with stoppable_redis.client() as admin:
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", str(int(admin.info("memory")["used_memory"]) - 1000))
+        start = calls.started("CA1", 1_700_000_000.0, {"lang": "en-US"}) \
+            + calls.step("CA1", 0, ("menu main",))
+        assert writer.write(start) is False  # out of memory: spooled
+        admin.config_set("maxmemory", 0)
+        deadline = time.monotonic() + 10
+        while writer.spool.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not writer.spool.pending()
+        for key in (calls.key("CA1"), calls.path_key("CA1")):
+            assert admin.exists(key) and 0 < admin.ttl(key) <= calls.retention_seconds
