@@ -36,6 +36,7 @@ class LinkDown(ConnectionError):
 
 # What a reader's `gets()` returns when it needs more bytes (RESP3 has a `false` reply of its own).
 NOT_ENOUGH_DATA = object()
+_UNKNOWN = object()
 # Out-of-band RESP3 messages (server maintenance notices...) that answer no command.
 PUSH = getattr(hiredis, "PushNotification", ())
 
@@ -124,12 +125,18 @@ class LeanLink:
         except BaseException:  # a worker being stopped mid-read: never reuse half-read replies
             self._drop(link)
             raise
-        callbacks = self.callbacks
+        callbacks, read_only = self.callbacks, False
         for i, (call, reply) in enumerate(zip(calls, replies, strict=True)):
-            callback = callbacks.get(call[0]) or callbacks.get(call[0].upper())
-            if callback is not None and not isinstance(reply, Exception):
+            if isinstance(reply, Exception):
+                read_only = read_only or isinstance(reply, ReadOnlyError)
+                continue
+            name = call[0]
+            callback = callbacks.get(name, _UNKNOWN)
+            if callback is _UNKNOWN:  # a spelling not seen yet: resolved once, kept as given
+                callback = callbacks[name] = callbacks.get(name.upper())
+            if callback is not None:
                 replies[i] = callback(reply)
-        if any(isinstance(reply, ReadOnlyError) for reply in replies):
+        if read_only:
             # A replica answered (a Sentinel failover demoted the server), so no write was
             # applied: drop the link and let redis-py run the batch, which on READONLY reconnects
             # to the master Sentinel names now; the next batch opens a new link there too.
