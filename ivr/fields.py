@@ -8,7 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ivr.model import DTMF_KEYS, Action, Prompt, Speech, Where, step_action
+from ivr.model import DTMF_KEYS, Action, Prompt, Speech, Where
 from ivr.problems import Problem
 from ivr.yamlsrc import YDict, YList
 
@@ -212,17 +212,17 @@ class Reader:
     # -- actions ---------------------------------------------------------------------------
     def plain_action(self, raw: Any, line: int) -> Action | None:
         """The usual action, which cannot be wrong: a word, or `{kind: name}`; None for anything else."""
-        # made by step_action (quicker than Action(...)), the place as (file, line), made a Where
-        # when first read (see model._PlaceOnRead)
+        # positional, as quicker: Action(kind, target, message, then, hours, closed, label, where)
+        # and the place as (file, line), made a Where when first read (see model._PlaceOnRead)
         if type(raw) is str:
             word = raw.strip()
             if word in _KEYWORD_SET:
-                return step_action(word, None, (self.file, line))
-            return step_action("menu", word, (self.file, line))
+                return Action(word, None, None, None, None, None, None, (self.file, line))
+            return Action("menu", word, None, None, None, None, None, (self.file, line))
         if type(raw) is YDict and len(raw) == 1:
             for kind, target in raw.items():
                 if kind in TARGET_KINDS and type(target) is str:
-                    return step_action(kind, target, (self.file, raw.key_lines[kind]))
+                    return Action(kind, target, None, None, None, None, None, (self.file, raw.key_lines[kind]))
         return None
 
     def action(self, raw: Any, line: int, what: str) -> Action | None:

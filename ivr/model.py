@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
+from dataclasses import FrozenInstanceError, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -86,24 +86,6 @@ class _PlaceOnRead:
 
 _NOWHERE = Action.where
 Action.where = _PlaceOnRead()  # type: ignore[assignment]
-_new_object = object.__new__
-_ACTION_BLANK = {f.name: None if f.default is MISSING else f.default for f in fields(Action)}  # in order
-
-
-def step_action(kind: str, target: str | None, place: tuple[str, int]) -> Action:
-    """`Action(kind, target, where=place)` (a `(file, line)` place), made without calling `__init__`.
-
-    The loader makes one per option (tens of thousands a load); filling the new instance's
-    `__dict__` from a template of every field is ~20% quicker than the call, and gives an equal
-    Action (same fields in the same order; tests/test_load_memory.py checks it).
-    """
-    action = _new_object(Action)
-    values = action.__dict__
-    values.update(_ACTION_BLANK)
-    values["kind"] = kind
-    values["target"] = target
-    values["where"] = place
-    return action
 
 
 @frozen

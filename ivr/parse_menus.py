@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ivr.fields import _KEYWORD_SET, DTMF_BY_WORD, TARGET_KINDS, Reader, dtmf_key
-from ivr.model import Action, Branch, Collect, Menu, Prompt, Where, step_action
+from ivr.model import Action, Branch, Collect, Menu, Prompt, Where
 from ivr.yamlsrc import YDict, YList
 
 MENU_FIELDS = ("title", "all_languages", "prompt", "short_prompt", "options", "timeout", "attempts", "no_input",
@@ -124,7 +124,8 @@ def _options(reader: Reader, node: YDict, what: str) -> dict[str, Action]:
         if type(value) is YDict and len(value) == 1:
             for kind, target in value.items():
                 if kind in TARGET_KINDS and type(target) is str:
-                    options[key] = step_action(kind, target, (file, value.key_lines[kind]))  # a Where when read
+                    options[key] = Action(kind, target, None, None, None, None, None,
+                                          (file, value.key_lines[kind]))  # a Where when read
                     break
             else:
                 if action := reader.action(value, key_line, f"option {key} of {what}"):
@@ -133,9 +134,9 @@ def _options(reader: Reader, node: YDict, what: str) -> dict[str, Action]:
         if type(value) is str:  # a word: as Reader.plain_action reads it
             word = value.strip()
             if word in _KEYWORD_SET:
-                options[key] = step_action(word, None, (file, key_line))
+                options[key] = Action(word, None, None, None, None, None, None, (file, key_line))
             else:
-                options[key] = step_action("menu", word, (file, key_line))
+                options[key] = Action("menu", word, None, None, None, None, None, (file, key_line))
             continue
         action = reader.plain_action(value, key_line) or reader.action(value, key_line, f"option {key} of {what}")
         if action:

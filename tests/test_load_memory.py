@@ -46,24 +46,3 @@ def test_an_action_placed_by_a_tuple_reads_as_the_same_where() -> None:
     assert Action.where == Where("", 0) and Action(kind="hangup").where == Where("", 0)
     with pytest.raises(FrozenInstanceError):
         lazy.where = Where("b", 1)  # type: ignore[misc]
-
-
-def test_step_action_equals_the_dataclass_call() -> None:
-    """`step_action` (no `__init__`) gives the Action the dataclass call gives: fields, order, behaviour."""
-    import pickle
-    from dataclasses import FrozenInstanceError, asdict, replace
-
-    import pytest
-
-    from ivr.model import Action, Where, step_action
-
-    for kind, target in (("menu", "billing"), ("queue", "q1"), ("back", None), ("hangup", None)):
-        quick = step_action(kind, target, ("menus/a.yaml", 3))
-        called = Action(kind, target, None, None, None, None, None, ("menus/a.yaml", 3))
-        assert type(quick) is Action and quick.__dict__ == called.__dict__
-        assert list(quick.__dict__) == list(called.__dict__)
-        assert repr(quick) == repr(called) and hash(quick) == hash(called) and quick == called
-        assert quick.where == Where("menus/a.yaml", 3) and asdict(quick) == asdict(called)
-        assert pickle.loads(pickle.dumps(quick)) == called and replace(quick, label="x").label == "x"
-        with pytest.raises(FrozenInstanceError):
-            quick.kind = "x"  # type: ignore[misc]
