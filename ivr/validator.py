@@ -362,15 +362,21 @@ def _leading_to_exit(graph: Graph) -> set[str]:
     for src, edges in graph.automatic.items():
         if src in leading:
             continue
-        dsts = [dst for dst, _ in edges]
-        dsts += caller.get(src, ())
-        for dst in dsts:
+        for dst, _ in edges:  # automatic edges first, with no list made: a fallback to a queue settles most
             if dst.startswith(exits):
                 leading.add(src)
                 break
         else:
-            for dst in dsts:
-                sources[dst].append(src)
+            keyed = caller.get(src, ())
+            for dst in keyed:
+                if dst.startswith(exits):
+                    leading.add(src)
+                    break
+            else:
+                for dst, _ in edges:  # in the same order as before: automatic, then caller-driven
+                    sources[dst].append(src)
+                for dst in keyed:
+                    sources[dst].append(src)
     todo = deque(dst for dst in sources if dst in leading)
     while todo:
         for src in sources.get(todo.popleft(), ()):
