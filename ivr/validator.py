@@ -27,7 +27,19 @@ class Graph:
         self.caller: dict[str, list[str]] = {}  # src -> nodes a key press leads to
         self.automatic: dict[str, list[tuple[str, Where]]] = {}  # src -> (node, where it is said)
         self._targets: dict[int, list[tuple[str, Where]]] = {}  # by id: the MenuSet keeps the actions alive
-        self.main = f"menu:{ms.line.main}"
+        # one string per node, shared by every edge to it: the walks then compare by identity with a
+        # cached hash, and a load makes one name per node instead of one per edge
+        self.names: dict[str, dict[str | None, str]] = {kind: {} for kind in _LEADS_TO_TARGET}
+        self.names["menu"] = {menu.id: f"menu:{menu.id}" for menu in ms.menus.values()}
+        self.main = self.node("menu", ms.line.main)
+
+    def node(self, kind: str, target: str | None) -> str:
+        """The node `kind:target` (`kind` one of menu, queue, voicemail, transfer), as one shared string."""
+        names = self.names[kind]
+        name = names.get(target)
+        if name is None:
+            name = names[target] = f"{kind}:{target}"
+        return name
 
     def add(self, src: str, action: Action | None, automatic: bool) -> None:
         """Add the edges of `action` leaving `src`."""
@@ -43,7 +55,7 @@ class Graph:
             if action.closed is None:  # the usual cases, as `targets` finds them
                 kind = action.kind
                 if kind in _LEADS_TO_TARGET:
-                    dst = f"{kind}:{action.target}"
+                    dst = self.node(kind, action.target)
                     into.append((dst, action.where) if automatic else dst)
                     continue
                 if kind == "main" or kind == "back":
@@ -76,16 +88,16 @@ class Graph:
                 found += self.targets(action.closed)
             kind = action.kind
             if kind in _LEADS_TO_TARGET:
-                found.append((f"{kind}:{action.target}", action.where))
+                found.append((self.node(kind, action.target), action.where))
             elif kind == "main" or kind == "back":
-                found.append((f"menu:{self.ms.line.main}", action.where))
+                found.append((self.main, action.where))
             elif (kind == "say" or kind == "language") and action.then is not None:
                 action = action.then
                 continue
             elif kind == "say":
                 found.append((END, action.where))
             elif kind == "language":
-                found.append((f"menu:{self.ms.line.main}", action.where))
+                found.append((self.main, action.where))
             else:
                 found.append((END, action.where))
             break
@@ -113,9 +125,10 @@ def _survey(ms: MenuSet, tables: dict[str, set[str]]) -> tuple[Graph, list[_Chec
     graph.add("line", ms.line.closed, True)
     walk(ms.line.closed, ("line",))
     shared_fallback = _clean_fallback(ms, tables)
-    caller, main, add_all = graph.caller, graph.main, graph.add_all
+    caller, main, add_all, names = graph.caller, graph.main, graph.add_all, graph.names
+    menu_names = names["menu"]
     for menu in ms.menus.values():
-        src = f"menu:{menu.id}"
+        src = menu_names[menu.id]
         choices = 0
         if menu.options:
             into = caller.setdefault(src, [])
@@ -123,7 +136,11 @@ def _survey(ms: MenuSet, tables: dict[str, set[str]]) -> tuple[Graph, list[_Chec
                 kind = action.kind
                 one_step = action.closed is None and action.then is None and not action.hours
                 if one_step and kind in _LEADS_TO_TARGET:  # the usual option: its edge, as add_all finds it
-                    into.append(f"{kind}:{action.target}")
+                    kind_names = names[kind]  # as Graph.node, inline
+                    dst = kind_names.get(action.target)
+                    if dst is None:
+                        dst = kind_names[action.target] = f"{kind}:{action.target}"
+                    into.append(dst)
                     choices += 1
                     if action.target in tables[kind]:
                         continue  # to a target that exists: nothing to report
@@ -162,8 +179,8 @@ def _survey(ms: MenuSet, tables: dict[str, set[str]]) -> tuple[Graph, list[_Chec
     backs = [menu for menu in ms.menus.values() if menu.fallback.kind == "back"]
     parents = graph.menu_parents() if backs else {}
     for menu in backs:
-        for parent in parents.get(f"menu:{menu.id}", ()):
-            graph.automatic.setdefault(f"menu:{menu.id}", []).append((parent, menu.fallback.where))
+        for parent in parents.get(menu_names[menu.id], ()):
+            graph.automatic.setdefault(menu_names[menu.id], []).append((parent, menu.fallback.where))
     return graph, found, crowded
 
 
@@ -291,8 +308,9 @@ def _reachable(graph: Graph, start: str, automatic_only: bool = False) -> set[st
 
 def _unreached(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
     seen = _reachable(graph, "line")
+    menu_names = graph.names["menu"]
     for menu in ms.menus.values():
-        if f"menu:{menu.id}" not in seen:
+        if menu_names[menu.id] not in seen:
             yield Problem(menu.where.file, menu.where.line, f"menu '{menu.id}' is never reached: no "
                           "option, branch or fallback leads to it; link it from a menu or delete it")
     for kind, table in (("queue", ms.queues), ("voicemail", ms.voicemail), ("transfer", ms.transfers)):
@@ -344,15 +362,21 @@ def _leading_to_exit(graph: Graph) -> set[str]:
     for src, edges in graph.automatic.items():
         if src in leading:
             continue
-        dsts = [dst for dst, _ in edges]
-        dsts += caller.get(src, ())
-        for dst in dsts:
+        for dst, _ in edges:  # automatic edges first, with no list made: a fallback to a queue settles most
             if dst.startswith(exits):
                 leading.add(src)
                 break
         else:
-            for dst in dsts:
-                sources[dst].append(src)
+            keyed = caller.get(src, ())
+            for dst in keyed:
+                if dst.startswith(exits):
+                    leading.add(src)
+                    break
+            else:
+                for dst, _ in edges:  # in the same order as before: automatic, then caller-driven
+                    sources[dst].append(src)
+                for dst in keyed:
+                    sources[dst].append(src)
     todo = deque(dst for dst in sources if dst in leading)
     while todo:
         for src in sources.get(todo.popleft(), ()):
@@ -367,8 +391,9 @@ _EXITS = ("end", "queue:", "voicemail:", "transfer:")
 
 def _no_way_out(ms: MenuSet, graph: Graph) -> Iterator[Problem]:
     leading = _leading_to_exit(graph)
+    menu_names = graph.names["menu"]
     for menu in ms.menus.values():
-        if f"menu:{menu.id}" not in leading:
+        if menu_names[menu.id] not in leading:
             yield Problem(menu.where.file, menu.where.line, f"menu '{menu.id}' never leads anywhere "
                           "but back to itself: give it a way out (a queue, voicemail, transfer or hangup)")
 
@@ -377,20 +402,26 @@ def _warnings(ms: MenuSet, graph: Graph, crowded: list[tuple]) -> Iterator[Probl
     for menu, choices in crowded:
         yield Problem(menu.where.file, menu.where.line, f"menu '{menu.id}' has {choices} "
                       f"options; callers remember at most {MAX_OPTIONS}: consider a submenu", "warning")
-    depth = {f"menu:{ms.line.start}": 0}
-    todo = deque([f"menu:{ms.line.start}"])
+    start = graph.node("menu", ms.line.start)
+    depth = {start: 0}
+    seen = {start}  # the menus in `depth` and every other node met: each is looked at once
+    todo = deque([start])
     caller, automatic, popleft, append = graph.caller, graph.automatic, todo.popleft, todo.append
     while todo:  # a menu's caller-driven edges come before its automatic ones, as they were added
         node = popleft()
         here = depth[node]
         for dst in caller.get(node, ()):
-            if dst not in depth and dst.startswith("menu:"):
-                depth[dst] = here + 1
-                append(dst)
+            if dst not in seen:
+                seen.add(dst)
+                if dst.startswith("menu:"):
+                    depth[dst] = here + 1
+                    append(dst)
         for dst, _ in automatic.get(node, ()):
-            if dst not in depth and dst.startswith("menu:"):
-                depth[dst] = here
-                append(dst)
+            if dst not in seen:
+                seen.add(dst)
+                if dst.startswith("menu:"):
+                    depth[dst] = here
+                    append(dst)
     for node, level in depth.items():
         menu = ms.menus.get(node[5:])
         if menu and level > MAX_DEPTH:
