@@ -21,9 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis  # noqa: E402
 
-from bench.harness import ROOT, Server, app_env, free_port, machine, redis_server, servers, wrk  # noqa: E402
-from bench.webhook_bench import script_for, webhooks  # noqa: E402
-from ivr.registry import MenuRegistry  # noqa: E402
+from bench.harness import machine, redis_server, servers, wrk  # noqa: E402
+from bench.webhook_bench import compared_servers, script_for, shipped_version, webhooks  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -60,16 +59,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5, help="length of each wrk run")
     args = parser.parse_args()
-    version = MenuRegistry(ROOT / "menus", ROOT / "recordings", check_every=0).current.version
+    version = shipped_version()
     print(f"machine: {machine()}; gunicorn -w 2 sync, wrk -c 32 -t 2, {args.seconds:g} s per run")
     print(f"  {'webhook':<15}{'server':<18}{'req/s':>7}{'gunicorn':>10}{'redis':>8}{'wrk':>7}"
           f"{'total':>8}  (us CPU per request)")
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp, redis_server() as url:
         client = redis.Redis.from_url(url)
-        plain, batched = app_env(url, Path(tmp) / "d"), app_env(url, Path(tmp) / "b", IVR_EVENT_BATCH_MS="20")
-        specs = [Server("ceiling", "ceiling_app:app", plain, 2, free_port()),
-                 Server("ivr", "app:app", plain, 2, free_port()),
-                 Server("ivr batched 20ms", "app:app", batched, 2, free_port())]
+        specs = compared_servers(url, Path(tmp), workers=2, practice=False)
         with servers(*specs):
             for hook, (path, extra) in webhooks(version).items():
                 for server in specs:

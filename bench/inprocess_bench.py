@@ -24,8 +24,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench" / "apps")]
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from bench.harness import TOKEN, machine, redis_server  # noqa: E402
-from bench.webhook_bench import twilio_form, webhooks  # noqa: E402
-from ivr.registry import MenuRegistry  # noqa: E402
+from bench.webhook_bench import shipped_version, twilio_form, webhooks  # noqa: E402
 
 HOST = "127.0.0.1:8000"
 
@@ -71,7 +70,7 @@ def main() -> int:
     parser.add_argument("--batch-ms", type=float, default=0, help="IVR_EVENT_BATCH_MS for the IVR")
     parser.add_argument("--requests", type=int, default=3000)
     args = parser.parse_args()
-    version = MenuRegistry(ROOT / "menus", ROOT / "recordings", check_every=0).current.version
+    version = shipped_version()
     print(f"machine: {machine()}; IVR_EVENT_BATCH_MS={args.batch_ms:g}")
     with redis_server() as url, tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
         os.environ.update(REDIS_URL=url, TWILIO_AUTH_TOKEN=TOKEN, IVR_DATA_DIR=tmp,

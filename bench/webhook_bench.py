@@ -57,6 +57,22 @@ def webhooks(version: str) -> dict[str, tuple[str, dict]]:
             "key press": ("/voice/menu?" + state.query_string(), {"Digits": "2"})}
 
 
+def shipped_version() -> str:
+    """The version of the shipped menus, which the signed key-press URLs carry."""
+    return MenuRegistry(ROOT / "menus", ROOT / "recordings", check_every=0).current.version
+
+
+def compared_servers(redis_url: str, folder: Path, workers: int, practice: bool = True) -> list[Server]:
+    """The servers a webhook comparison runs, all with the same gunicorn settings: the ceiling,
+    common practice (unless left out), the IVR as shipped and the IVR with events batched."""
+    plain = app_env(redis_url, folder / "data")
+    batched = app_env(redis_url, folder / "data-batched", IVR_EVENT_BATCH_MS="20")
+    named = [("ceiling", "ceiling_app:app", plain), ("common practice", "practice_app:app", plain),
+             ("ivr", "app:app", plain), ("ivr batched 20ms", "app:app", batched)]
+    return [Server(name, target, env, workers, free_port()) for name, target, env in named
+            if practice or name != "common practice"]
+
+
 def script_for(folder: Path, server: Server, path: str, extra: dict) -> Path:
     """A wrk script whose requests are signed for this server's URL."""
     validator = RequestValidator(TOKEN)
@@ -124,17 +140,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (all servers)")
     args = parser.parse_args()
-    version = MenuRegistry(ROOT / "menus", ROOT / "recordings", check_every=0).current.version
+    version = shipped_version()
     print(f"machine: {machine()}")
     print(f"gunicorn -w {args.workers} --threads 1 (sync) for every server; wrk -c "
           f"{args.connections} -t 2, {args.rounds} x {args.seconds:g} s per server and webhook")
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp, redis_server() as url:
-        env = app_env(url, Path(tmp) / "data")
-        batched = app_env(url, Path(tmp) / "data-batched", IVR_EVENT_BATCH_MS="20")
-        specs = [Server(name, target, env, args.workers, free_port()) for name, target in
-                 (("ceiling", "ceiling_app:app"), ("common practice", "practice_app:app"),
-                  ("ivr", "app:app"))]
-        specs.append(Server("ivr batched 20ms", "app:app", batched, args.workers, free_port()))
+        specs = compared_servers(url, Path(tmp), args.workers)
         with servers(*specs):
             results = measure(specs, webhooks(version), args.seconds, args.rounds, Path(tmp))
     return 0 if report(results) else 1

@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from ivr.memo import keep
 from ivr.model import Action, Menu, MenuSet, Prompt, Speech
 from ivr.state import CallState
 from ivr.steps import Gather, RouteTo, Step
@@ -46,9 +47,8 @@ class Navigator:
         key = (id(self.ms), self.ms.version, lang, trail)
         step = _OPEN_STARTS.get(key)
         if step is None:
-            if len(_OPEN_STARTS) >= _OPEN_STARTS_KEPT:
-                _OPEN_STARTS.clear()
-            step = _OPEN_STARTS[key] = self.enter(state, self.ms.line.start, (), trail, push=False)
+            step = keep(_OPEN_STARTS, key, self.enter(state, self.ms.line.start, (), trail, push=False),
+                        _OPEN_STARTS_KEPT)
         return step
 
     def press(self, state: CallState, digits: str | None) -> Step:
@@ -60,9 +60,7 @@ class Navigator:
             step = self._press(state, digits)
             if not self.timed and not state.vars and len(digits or "") <= 1 \
                     and not _carries_values(step):  # entered digits are one caller's
-                if len(_PRESSED) >= _PRESSED_KEPT:
-                    _PRESSED.clear()  # bounded memory; the hot steps are back within a few calls
-                _PRESSED[key] = step
+                keep(_PRESSED, key, step, _PRESSED_KEPT)
         return step
 
     def _press(self, state: CallState, digits: str | None) -> Step:

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ivr.loader import build_menuset, menu_files, path_version, read_sources
+from ivr.memo import keep
 from ivr.model import MenuSet
 from ivr.problems import MenuError, Problem
 
@@ -103,9 +104,7 @@ class MenuRegistry:
                 return None
             found = self._rebuild(version)
             if found is None:
-                if len(self._missing) >= self.MISSING_KEPT:
-                    self._missing.clear()
-                self._missing[version] = now + self.MISSING_RETRY
+                keep(self._missing, version, now + self.MISSING_RETRY, self.MISSING_KEPT)
         return found
 
     def for_call(self, version: str) -> MenuSet:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr.memo import keep
 from ivr.model import MenuSet, Speech
 from ivr.state import CallState
 from ivr.steps import Step
@@ -60,11 +61,7 @@ def render(step: Step, ms: MenuSet, urls: Urls, route: RouteRenderer | None = No
         pass
     except TypeError:  # a step holding something unhashable: render it every time
         return render_uncached(step, ms, urls, route)
-    xml = render_uncached(step, ms, urls, route)
-    if len(_RENDERED) >= RENDER_CACHE_SIZE:
-        _RENDERED.clear()  # bounded memory; the few hot steps are back within a few calls
-    _RENDERED[key] = xml
-    return xml
+    return keep(_RENDERED, key, render_uncached(step, ms, urls, route), RENDER_CACHE_SIZE)
 
 
 def render_uncached(step: Step, ms: MenuSet, urls: Urls, route: RouteRenderer | None = None) -> str:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from urllib.parse import urlencode
 
+from ivr.memo import keep
+
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
 _DIGITS = re.compile(r"^[0-9*#]{0,30}$")
 _RETURN = re.compile(r"^((queue|voicemail|transfer|menu):[A-Za-z0-9_-]{1,64})?$")
@@ -78,9 +80,7 @@ class CallState:
         if state is None:
             state = cls._parse(args)
             if not state.vars:  # the same few hundred menu states come back call after call
-                if len(_PARSED) >= _PARSED_KEPT:
-                    _PARSED.clear()
-                _PARSED[key] = state
+                keep(_PARSED, key, state, _PARSED_KEPT)
         return state
 
     @classmethod

@@ -329,15 +329,14 @@ class Writer:
 
     def _check(self, batch: list[Command], results: list[Any]) -> None:
         """Raise for commands Redis could not take (_Unavailable) or rejected (WriteError)."""
-        failed = [c for c, r in zip(batch, results, strict=True) if isinstance(r, UNAVAILABLE)]
-        if failed:
-            cause = next(r for r in results if isinstance(r, UNAVAILABLE))
+        causes = [r for r in results if isinstance(r, UNAVAILABLE)]
+        if causes:
             # An expiry that went through on a key whose write did not (out of memory: the key
             # may not exist yet) waits with that write, or the replayed key would never expire.
-            keys = {c.key for c in failed}
+            keys = {c.key for c, r in zip(batch, results, strict=True) if isinstance(r, UNAVAILABLE)}
             failed = [c for c, r in zip(batch, results, strict=True) if isinstance(r, UNAVAILABLE)
                       or (c.key in keys and c.op.upper() in EXPIRES)]
-            raise _Unavailable(failed, cause)
+            raise _Unavailable(failed, causes[0])
         errors = [(c, r) for c, r in zip(batch, results, strict=True) if isinstance(r, Exception)]
         for command, error in errors:
             log.error("Redis rejected %s %s: %s", command.op, command.key, error)
