@@ -49,7 +49,7 @@ def after_agent(ms: MenuSet, state: CallState, holder, pending: list) -> Step:
 
     if request.form.get("CallStatus", "in-progress") not in ("in-progress", "ringing"):
         # The caller hung up with the agent: nobody to survey (and no survey to count as offered).
-        runtime().writer.write(pending)
+        runtime().events.write(pending)
         return Step(lang=state.lang, hangup=True)
     step = survey_after_call(runtime(), ms, state, holder, caller(), pending)
     if step is not None:
@@ -69,9 +69,9 @@ def queue_wait() -> Response:
     rt, sid = runtime(), caller().sid
     xml, reason = wait_twiml(ms, queue, state, request.form.to_dict(), urls(), rt.config.path("IVR_RECORDINGS"))
     if reason:
-        rt.writer.write(rt.calls.update(sid, {"leave_reason": reason}) + WAITING.left(queue.name, sid))
+        rt.events.write(rt.calls.update(sid, {"leave_reason": reason}) + WAITING.left(queue.name, sid))
     else:
-        rt.writer.write(WAITING.joined(queue.name, sid, now() - _int("QueueTime"), queue.max_wait + 3600))
+        rt.events.write(WAITING.joined(queue.name, sid, now() - _int("QueueTime"), queue.max_wait + 3600))
     return twiml(xml)
 
 
@@ -84,7 +84,7 @@ def queue_key() -> Response:
     response = VoiceResponse()
     if queue and queue.voicemail and request.form.get("Digits", "")[:1] == queue.leave_key:
         rt = runtime()
-        rt.writer.write(rt.calls.update(caller().sid, {"leave_reason": "voicemail"}))
+        rt.events.write(rt.calls.update(caller().sid, {"leave_reason": "voicemail"}))
         response.leave()
     return twiml(str(response))
 
@@ -111,7 +111,7 @@ def queue_done() -> Response:
         + WAITING.left(fields["queue"], who.sid)
     if queue is not None and result == "bridged":  # these writes go with the survey's lookup
         return render_step(after_agent(ms, state, queue, commands), ms)
-    rt.writer.write(commands)
+    rt.events.write(commands)
     if queue is None or result in ("hangup", "redirected"):
         return twiml(EMPTY)
     nav = Navigator(ms, now=clock())
@@ -165,7 +165,7 @@ def queue_answered() -> Response:
     fields = {"agent": request.args.get("agent", "")[:64], "answered_at": now(),
               "queue_time": _int("QueueTime")}
     mark = ("answer_event", request.form.get("DequeingCallSid", "")[:64] or fields["agent"])
-    rt.writer.write(once_per_event(rt.calls.key(sid), mark, fields, rt.calls.retention_seconds)
+    rt.events.write(once_per_event(rt.calls.key(sid), mark, fields, rt.calls.retention_seconds)
                     + WAITING.left(request.args.get("q", ""), sid))
     return twiml(EMPTY)
 
@@ -186,7 +186,7 @@ def voicemail_done() -> Response:
     recorded = _int("RecordingDuration") > 0 and request.form.get("RecordingUrl")
     message = "voicemail_saved" if recorded else "voicemail_empty"
     rt = runtime()
-    rt.writer.write(rt.calls.update(caller().sid, {"voicemail": "left" if recorded else "empty"}))
+    rt.events.write(rt.calls.update(caller().sid, {"voicemail": "left" if recorded else "empty"}))
     said = (ms.message(message).speech(state.lang), ms.message("goodbye").speech(state.lang))
     return render_step(Step(lang=state.lang, say=said, hangup=True), ms)
 
@@ -208,7 +208,7 @@ def voicemail_recording() -> Response:
             who.known_as(known[0] or "", known[1] or "")
     fields = {"box": request.args.get("box", ""), "call_sid": who.sid, "caller": who.masked,
               "caller_hash": who.hash, "lang": state.lang, "url": request.form.get("RecordingUrl", "")}
-    rt.writer.write(rt.voicemail.recorded(rid, now(), fields, duration)
+    rt.events.write(rt.voicemail.recorded(rid, now(), fields, duration)
                     + rt.calls.update(who.sid, {"voicemail_id": rid}))
     return twiml(EMPTY)
 
@@ -222,7 +222,7 @@ def voicemail_transcription() -> Response:
     if not rid:
         abort(400, "RecordingSid is missing")
     text = request.form.get("TranscriptionText", "")[:10_000]
-    rt.writer.write(rt.voicemail.transcribed(rid, text, request.form.get("TranscriptionStatus", "")[:32]))
+    rt.events.write(rt.voicemail.transcribed(rid, text, request.form.get("TranscriptionStatus", "")[:32]))
     return twiml(EMPTY)
 
 
@@ -239,7 +239,7 @@ def transfer_done() -> Response:
                                          "talk_time": _int("DialCallDuration")})
     if transfer is not None and status == "completed":  # these writes go with the survey's lookup
         return render_step(after_agent(ms, state, transfer, commands), ms)
-    rt.writer.write(commands)
+    rt.events.write(commands)
     if transfer is None:
         return apology(state.lang)
     then = transfer.on_fail or Action(kind="say", message=ms.message("goodbye"))

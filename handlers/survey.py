@@ -29,7 +29,7 @@ def _answer(turn: Turn, flow: SurveyFlow | None, version: str) -> Response:
     """Write the turn's commands in one round trip, wake the alert sender, and render the TwiML."""
     rt = runtime()
     if turn.commands:
-        rt.writer.write(turn.commands)
+        rt.events.write(turn.commands)
     if turn.alert:
         parts(rt).sender.kick()
     ms = rt.menus.for_call(version)
@@ -82,5 +82,5 @@ def transcription() -> Response:
     st, flow = _flow()
     if flow is not None and 0 <= st.index < len(flow.survey.questions):
         text = request.form.get("TranscriptionText", "")[:5000]
-        runtime().writer.write(parts(runtime()).store.transcribed(caller().sid, st.index, text))
+        runtime().events.write(parts(runtime()).store.transcribed(caller().sid, st.index, text))
     return twiml(EMPTY)

@@ -71,11 +71,15 @@ def incoming_twiml(rt: Runtime, hook: Webhook) -> str:
               "lang": step.lang, "direction": hook.form.get("Direction", "inbound")}
     commands = rt.calls.started(who.sid, now(), fields) + rt.calls.step(who.sid, 0, step.trail) \
         + route_commands(rt, step, who)
-    if not (who.hash and ms.line.returning and hours > 0):
-        rt.writer.write(commands)
+    if step.route is not None:  # a route straight away (closed line...): written at once
+        rt.events.write(commands)
         return step_twiml(rt, step, ms)
-    # One round trip: read what we remember of the caller while recording the call's start.
-    remembered = rt.writer.write_and_read(rt.calls.caller_read(who.hash), commands, {})
+    if not (who.hash and ms.line.returning and hours > 0):
+        rt.events.defer(commands)  # batched and journalled when IVR_EVENT_BATCH_MS is set
+        return step_twiml(rt, step, ms)
+    # One round trip: read what we remember of the caller while recording the call's start
+    # (and the events waiting for the next batch).
+    remembered = rt.events.write_and_read(rt.calls.caller_read(who.hash), commands, {})
     welcome = returning_step(nav, remembered, now(), hours)
     if welcome is not None:  # a returning caller (the minority): correct the first step, a
         # navigation event like a key press's (batched when IVR_EVENT_BATCH_MS is set)
@@ -140,5 +144,5 @@ def status() -> Response:
     if call_status in FINAL_STATUSES:
         commands = rt.calls.ended(who.sid, now(), fields)
         commands += survey_parts(rt).store.call_ended(who.sid, now())  # settles a survey left midway
-    rt.writer.write(commands)
+    rt.events.write(commands)
     return twiml('<?xml version="1.0" encoding="UTF-8"?><Response/>')

@@ -1,4 +1,4 @@
-"""Navigation events written together every few milliseconds instead of one round trip per key press."""
+"""Call events written together every few milliseconds instead of one round trip per webhook."""
 
 from __future__ import annotations
 
@@ -6,30 +6,40 @@ import atexit
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from ivr.writer import Command, Writer
+from ivr.journal import Journal
+from ivr.writer import Command, WriteError, Writer
 
 log = logging.getLogger("ivr.batcher")
+T = TypeVar("T")
+# How often a process that batches looks for segments left by a worker that died.
+RECOVER_EVERY = 10.0
 
 
 class Batcher:
-    """Collects idempotent navigation events and writes them in one pipeline per window (0: at once).
+    """Collects idempotent call events and writes them in one pipeline per window (0: at once).
 
-    Only events that can be rebuilt from the call's next steps go through here (menu paths);
-    routes, survey answers and voicemail are written at once by the Writer. A batch waiting in
-    memory is written at exit; a process killed outright loses at most one window of path events.
+    Menu paths and call starts go through here; routes, survey answers and voicemail are written
+    at once by the Writer (and take the waiting events with them). Each deferred batch is first
+    appended to the process's `Journal`, so a worker killed outright loses nothing: another
+    process replays what it left. A batch waiting in memory is also written at exit.
     """
 
-    def __init__(self, writer: Writer, window_seconds: float):
+    def __init__(self, writer: Writer, window_seconds: float, journal: Journal | None = None):
         self.writer = writer
         self.window = window_seconds
+        self.journal = journal
         self._pending: list[Command] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._recovered_at = 0.0
         if self.window > 0:
             atexit.register(self.flush)
+        if journal is not None and journal.orphans():  # left by a previous run, batching or not
+            threading.Thread(target=self.recover, name="ivr-journal-recovery", daemon=True).start()
 
     def defer(self, commands: Sequence[Command]) -> None:
         """Write `commands` with the next batch (at once when batching is off)."""
@@ -37,32 +47,80 @@ class Batcher:
             self.writer.write(commands)
             return
         with self._lock:
-            self._pending.extend(commands)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="ivr-events", daemon=True)
-                self._thread.start()
-        self._wake.set()
+            try:
+                if self.journal is not None:
+                    self.journal.append(commands)
+            except OSError:  # no room on disk for the journal: this batch is written at once
+                log.exception("journal append failed; writing the events now")
+                journalled = False
+            else:
+                journalled = True
+                self._pending.extend(commands)
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="ivr-events", daemon=True)
+                    self._thread.start()
+        if journalled:
+            self._wake.set()
+        else:
+            self.write(commands)
 
     def write(self, commands: Sequence[Command]) -> bool:
         """Write `commands` now, after the events still waiting (one round trip for both)."""
-        return self.writer.write(self._take() + list(commands))
+        return self._send(list(commands), self.writer.write)
+
+    def write_and_read(self, read: Command, commands: Sequence[Command], default: T) -> T:
+        """Run `read` in the round trip that writes the waiting events and `commands`."""
+        return self._send(list(commands),
+                          lambda batch: self.writer.write_and_read(read, batch, default))
+
+    def write_and_read_all(self, reads: Sequence[Command], commands: Sequence[Command],
+                           default: T) -> list[Any] | T:
+        """Run `reads` in the round trip that writes the waiting events and `commands`."""
+        return self._send(list(commands),
+                          lambda batch: self.writer.write_and_read_all(reads, batch, default))
 
     def flush(self) -> bool:
         """Write the waiting events now."""
-        batch = self._take()
-        return self.writer.write(batch) if batch else True
+        return self._send([], self.writer.write)
 
-    def _take(self) -> list[Command]:
+    def recover(self) -> int:
+        """Replay the journal segments of workers that died; return the batches replayed."""
+        self._recovered_at = time.monotonic()
+        if self.journal is None:
+            return 0
+        try:
+            return self.journal.recover(self.writer.write)
+        except Exception:  # never let recovery take the events thread down
+            log.exception("recovering journalled call events failed")
+            return 0
+
+    def _send(self, commands: list[Command], send: Callable[[list[Command]], Any]) -> Any:
+        """`send` the waiting events followed by `commands`, then drop their journal segment
+        (the writer has put them in Redis or in its spool)."""
         with self._lock:
             batch, self._pending = self._pending, []
-        return batch
+            segment = self.journal.rotate() if self.journal is not None else None
+        try:
+            result = send(batch + commands)
+        except WriteError:  # Redis rejected a command; the rest is written, a replay would not help
+            Journal.settle(segment)
+            raise
+        # any other exception is a bug: the segment stays, to be replayed once it is stale
+        Journal.settle(segment)
+        return result
 
     def _run(self) -> None:
+        self.recover()
         while True:
-            self._wake.wait()
+            if not self._wake.wait(RECOVER_EVERY):
+                self.recover()
+                continue
             time.sleep(self.window)
             self._wake.clear()
             try:
                 self.flush()
             except Exception:  # a bug in a command: logged, the thread keeps serving later batches
                 log.exception("writing a batch of call events failed")
+            if time.monotonic() - self._recovered_at > RECOVER_EVERY:
+                self.recover()
+

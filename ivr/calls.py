@@ -21,6 +21,10 @@ return 1
 """)
 
 
+# Fields of the call's start that its steps change later: the start only sets them if no step has.
+LATER_STEPS_CHANGE = frozenset({"lang"})
+
+
 @dataclass(frozen=True)
 class CallStore:
     """Owns the key names of call records and builds the idempotent commands that write them."""
@@ -45,8 +49,11 @@ class CallStore:
 
         Plain commands rather than the `call_started` script: pipelined, they cost Redis about
         15 microseconds less than one script call doing the same."""
-        key = self.key(sid)
+        key, fields = self.key(sid), dict(fields)
         commands = [Command("HSETNX", key, ("started", repr(at)))]
+        for name in LATER_STEPS_CHANGE & fields.keys():  # a batched start may land after a step
+            value = fields.pop(name)
+            commands.append(Command("HSETNX", key, (name, "" if value is None else str(value))))
         if fields:
             commands.append(Command("HSET", key, _flat(fields)))
         commands.append(Command("EXPIRE", key, (self.retention_seconds,)))

@@ -14,6 +14,7 @@ from redis.exceptions import RedisClusterException
 
 from ivr.batcher import Batcher
 from ivr.calls import CallStore
+from ivr.journal import Journal
 from ivr.redisconn import connect, parse_url, start_embedded
 from ivr.registry import MenuRegistry, VersionStore
 from ivr.settings import Config
@@ -45,7 +46,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         if self.events is None:
-            self.events = Batcher(self.writer, self.config.float("IVR_EVENT_BATCH_MS") / 1000)
+            self.events = Batcher(self.writer, self.config.float("IVR_EVENT_BATCH_MS") / 1000,
+                                  Journal(self.data_dir / "journal"))
 
     @property
     def data_dir(self) -> Path:

@@ -58,9 +58,10 @@ SETTINGS: tuple[Setting, ...] = (
             "on each failure (up to 32 times this)."),
     Setting("IVR_ALERT_ATTEMPTS", "8", "Tries before an alert POST is given up (the alert stays "
             "stored, marked delivery=failed)."),
-    Setting("IVR_EVENT_BATCH_MS", "0", "Write menu navigation events (call paths) in one batch per "
-            "this many milliseconds instead of one Redis round trip per key press (0: at once). "
-            "Routes, survey answers and voicemail are always written at once."),
+    Setting("IVR_EVENT_BATCH_MS", "20", "Write call events (call starts, menu paths) in one "
+            "batch per this many milliseconds instead of one Redis round trip per webhook (0: at "
+            "once). Each batch is first journalled under IVR_DATA_DIR/journal, so a worker killed "
+            "outright loses none. Routes, survey answers and voicemail are always written at once."),
     Setting("IVR_WARM_SECONDS", "600", "How often each app process offers to fill the hourly KPI "
             "rollups of settled hours in the background (one process at a time; 0 turns it off)."),
     Setting("IVR_BIND", "", "gunicorn's listening address (host:port) under the Procfile; unset: "

@@ -132,11 +132,11 @@ def survey_after_call(rt: Any, ms: MenuSet, state: CallState, holder: Any, who: 
     ask, quiet_days = holder_settings(holder, survey)
     if survey is None or not sampled(who.sid, holder.survey_rate) \
             or (ask == "at_start" and OPT_IN_VAR not in state.vars):
-        rt.writer.write(pending)
+        rt.events.write(pending)
         return None
     kind = "transfer" if isinstance(holder, Transfer) else "queue"
     p = parts(rt)
-    answers = rt.writer.write_and_read_all(_lookup_reads(p.store, rt.calls, who), pending, None)
+    answers = rt.events.write_and_read_all(_lookup_reads(p.store, rt.calls, who), pending, None)
     seen, agent, path = (False, "", "") if answers is None else _looked_up(answers, who, quiet_days)
     if seen:
         return None
@@ -148,9 +148,9 @@ def survey_after_call(rt: Any, ms: MenuSet, state: CallState, holder: Any, who: 
     if ask == "at_start":
         commands = offer_commands(p.store, survey, st, who.sid, who.hash, quiet_days)
         if state.vars.get(OPT_IN_VAR) != "1":
-            rt.writer.write(commands + p.store.declined(who.sid, now))
+            rt.events.write(commands + p.store.declined(who.sid, now))
             return None
-        rt.writer.write(commands + p.store.started(who.sid, now))
+        rt.events.write(commands + p.store.started(who.sid, now))
         return Step(lang=state.lang, say=_said(survey.intro, state.lang), redirect=_ask_url(rt, st, 0))
     # The offer webhook records the offer (see SurveyFlow.ask): this webhook stays one round trip.
     return Step(lang=state.lang, redirect=_ask_url(rt, st, -1))

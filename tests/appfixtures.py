@@ -31,7 +31,11 @@ def make_app(tmp_path: Path, redis_url: str, menus_dir: Path):
         settings = {"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_url, "IVR_MENUS": str(menus_dir),
                     "IVR_RECORDINGS": str(ROOT / "recordings"), "IVR_DATA_DIR": str(tmp_path / "data"),
                     "IVR_RELOAD_SECONDS": "0", "IVR_LOG_LEVEL": "WARNING",
-                    "IVR_WARM_SECONDS": "0"}
+                    "IVR_WARM_SECONDS": "0",
+                    # events written at once, so a test reads what a webhook stored right after it;
+                    # the shipped default (batched, journalled) has its own tests: test_batching,
+                    # test_journal, test_roundtrips, test_scale
+                    "IVR_EVENT_BATCH_MS": "0"}
         settings.update({k: str(v) for k, v in overrides.items()})
         made.append(create_app(settings))
         return made[-1]
