@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from phone import TOKEN, Phone
 from test_cluster_storage import survey_call
+from test_journal import eventually, segments
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
@@ -92,13 +93,15 @@ def stored(redis_client, sid: str) -> tuple[dict, list, dict]:
     return record, calls.path(redis_client, sid), survey
 
 
-def test_a_call_hopping_between_two_instances_ends_as_on_one(instances, redis_client):
+def test_a_call_hopping_between_two_instances_ends_as_on_one(instances, redis_client, tmp_path):
     bases = [server.base for server in instances]
     hopping = Phone(RoundRobin(bases), sid="CA" + "1" * 32)
     survey_call(hopping)
     assert set(hopping.client.sent_to) == set(bases)  # both instances served the call
     single = Phone(RoundRobin(bases[:1]), sid="CA" + "2" * 32, number="+15557654321")
     survey_call(single)
+    # events are batched by default: wait until both instances' journals are written out
+    assert eventually(lambda: not any(segments(tmp_path / f"data{i}") for i in (1, 2)))
     assert untimed(hopping.history) == untimed(single.history)
     hopped, alone = stored(redis_client, hopping.sid), stored(redis_client, single.sid)
     survey_hash = SurveyStore().get(redis_client, hopping.sid)["caller_hash"]

@@ -1,0 +1,164 @@
+"""Batched call events are journalled on disk first: a worker killed outright loses none of them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from phone import TOKEN, Phone
+
+from ivr.calls import CallStore
+from ivr.journal import Journal
+from ivr.spool import Spool
+from ivr.writer import Command, Writer
+
+ROOT = Path(__file__).resolve().parent.parent
+NOBODY = 999_999_999  # above any pid the kernel hands out (pid_max is at most 2**22)
+LONG = 600_000  # a batch window no test outlives: only our own flushes write the batch
+
+KILLED_WORKER = """
+import os, signal, sys
+from phone import Phone
+from app import create_app
+app = create_app(dict(arg.split("=", 1) for arg in sys.argv[2:]))
+phone = Phone(app.test_client(), sid=sys.argv[1])
+phone.call()
+phone.press("1")
+phone.press("2")
+print(len(app.extensions["ivr"].events._pending), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def segments(folder: Path) -> list[Path]:
+    """The journal segments in a data folder."""
+    return sorted((folder / "journal").glob("events-*.jsonl"))
+
+
+def eventually(check, seconds: float = 15.0):
+    """Wait for `check()` to be true (a background thread writes the batch); return its value."""
+    deadline = time.monotonic() + seconds
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return value
+
+
+def test_events_wait_in_the_journal_until_their_batch_is_written(make_app, tmp_path, redis_client):
+    app = make_app(IVR_EVENT_BATCH_MS=LONG)
+    phone = Phone(app.test_client())
+    phone.call()  # the start rides with the returning-caller read; the key presses wait
+    phone.press("1")
+    phone.press("2")
+    calls = CallStore()
+    assert calls.path(redis_client, phone.sid) == ["menu language"]
+    [segment] = segments(tmp_path / "data")
+    lines = [json.loads(line) for line in segment.read_text().splitlines()]
+    assert [[c[0] for c in batch] for batch in lines] == [["SCRIPT"], ["SCRIPT"]]
+    assert app.extensions["ivr"].events.flush() is True
+    assert not segment.exists()
+    assert calls.path(redis_client, phone.sid) == [
+        "menu language", "key 1 | language en-US | menu main", "key 2 | menu support"]
+
+
+def test_a_worker_killed_outright_loses_no_event(make_app, tmp_path, redis_url, menus_dir, redis_client):
+    data, sid = tmp_path / "data", "CA" + "7" * 32
+    settings = {"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_url, "IVR_MENUS": menus_dir,
+                "IVR_RECORDINGS": ROOT / "recordings", "IVR_DATA_DIR": data,
+                "IVR_RELOAD_SECONDS": 0, "IVR_WARM_SECONDS": 0, "IVR_LOG_LEVEL": "WARNING",
+                "IVR_EVENT_BATCH_MS": LONG}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    killed = subprocess.run([sys.executable, "-c", KILLED_WORKER, sid,
+                             *(f"{k}={v}" for k, v in settings.items())],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    assert int(killed.stdout) == 2  # two navigation steps were waiting when it died
+    calls = CallStore()
+    assert calls.path(redis_client, sid) == ["menu language"]
+    assert len(segments(data)) == 1
+    make_app(IVR_DATA_DIR=data, IVR_EVENT_BATCH_MS=20)  # the next worker to start replays it
+    assert eventually(lambda: len(calls.path(redis_client, sid)) == 3), calls.path(redis_client, sid)
+    assert calls.path(redis_client, sid)[1:] == ["key 1 | language en-US | menu main",
+                                                 "key 2 | menu support"]
+    assert calls.get(redis_client, sid)["last_menu"] == "main"
+    assert eventually(lambda: not segments(data))
+
+
+def test_recovery_skips_a_torn_line_and_replays_the_rest(tmp_path, redis_client, redis_url):
+    from ivr.redisconn import connect
+
+    journal, calls = Journal(tmp_path / "journal"), CallStore()
+    lines = [json.dumps(calls.step("CAtorn", 1, ("menu main",))),
+             json.dumps(calls.step("CAtorn", 2, ("menu support",), {"last_menu": "main"})),
+             '[["HSET","ivr:call:{CAtorn}:path",["3","menu bil']  # the process died mid-write
+    (tmp_path / "journal" / f"events-{NOBODY}-1.jsonl").write_text("\n".join(lines))
+    writer = Writer(connect(redis_url), Spool(tmp_path / "spool"))
+    assert journal.recover(writer.write) == 2
+    assert calls.path(redis_client, "CAtorn") == ["menu main", "menu support"]
+    assert calls.get(redis_client, "CAtorn")["last_menu"] == "main"
+    assert not list((tmp_path / "journal").iterdir())
+
+
+def test_only_segments_no_running_process_will_settle_are_orphans(tmp_path):
+    journal = Journal(tmp_path)
+    dead = tmp_path / f"events-{NOBODY}-1.jsonl"
+    live = tmp_path / f"events-{os.getppid()}-1.jsonl"  # our parent runs: it will settle its own
+    stale = tmp_path / f"events-{os.getppid()}-2.jsonl"
+    ours = tmp_path / f"events-{os.getpid()}-9.jsonl"
+    for path in (dead, live, stale, ours):
+        path.write_text("[]\n")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))  # untouched for an hour
+    assert journal.orphans() == [stale, dead]  # oldest first
+
+
+def test_events_are_written_at_once_when_the_journal_cannot_take_them(make_app, tmp_path, redis_client):
+    app = make_app(IVR_EVENT_BATCH_MS=LONG)
+    phone = Phone(app.test_client())
+    phone.call()
+    shutil.rmtree(tmp_path / "data" / "journal")  # as if the disk refused the write
+    phone.press("2")
+    assert CallStore().path(redis_client, phone.sid) == ["menu language",
+                                                         "key 2 | language es-US | menu main"]
+
+
+def test_a_start_written_after_a_later_step_keeps_that_steps_language(app, redis_client):
+    calls, writer = CallStore(), app.extensions["ivr"].writer
+    writer.write(calls.step("CAlate", 1, ("key 2 | menu main",), {"lang": "es-US", "last_menu": "main"}))
+    writer.write(calls.started("CAlate", time.time(), {"lang": "en-US", "version": "v1"})
+                 + calls.step("CAlate", 0, ("menu language",)))  # another worker's batch, late
+    record = calls.get(redis_client, "CAlate")
+    assert record["lang"] == "es-US" and record["version"] == "v1" and "started" in record
+    assert calls.path(redis_client, "CAlate") == ["menu language", "key 2 | menu main"]
+
+
+def test_a_new_callers_incoming_call_costs_no_round_trip_when_batched(make_app, menus_dir, redis_client):
+    line = menus_dir / "line.yaml"
+    line.write_text(line.read_text().replace("returning_callers: true", "returning_callers: false"))
+    app = make_app(IVR_EVENT_BATCH_MS=LONG)
+    writer = app.extensions["ivr"].writer
+    phone = Phone(app.test_client())
+    before = writer.round_trips()
+    assert phone.call().verbs == ["Gather", "Redirect"]
+    assert writer.round_trips() == before
+    assert CallStore().get(redis_client, phone.sid) == {}
+    app.extensions["ivr"].events.flush()
+    record = CallStore().get(redis_client, phone.sid)
+    assert record["lang"] == "en-US" and float(record["started"]) > 0
+    assert redis_client.zscore(CallStore.BY_TIME, phone.sid) is not None
+
+
+def test_a_command_sequence_survives_the_journals_json(tmp_path):
+    journal = Journal(tmp_path)
+    batch = [Command.script("call_step", "ivr:call:{CA1}", ("ivr:call:{CA1}:path",), ("1", "x", 60)),
+             Command("HSET", "ivr:call:{CA1}", ("lang", "es-US"))]
+    journal.append(batch)
+    segment = journal.rotate()
+    (tmp_path / f"events-{NOBODY}-1.jsonl").write_bytes(segment.read_bytes())
+    journal.settle(segment)
+    replayed: list = []
+    assert journal.recover(lambda commands: replayed.append(commands) or True) == 1
+    assert replayed == [batch]
