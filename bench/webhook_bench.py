@@ -64,11 +64,12 @@ def shipped_version() -> str:
 
 def compared_servers(redis_url: str, folder: Path, workers: int, practice: bool = True) -> list[Server]:
     """The servers a webhook comparison runs, all with the same gunicorn settings: the ceiling,
-    common practice (unless left out), the IVR as shipped and the IVR with events batched."""
+    common practice (unless left out), the IVR as shipped (events batched every 20 ms and
+    journalled) and the IVR writing every event at once (IVR_EVENT_BATCH_MS=0)."""
     plain = app_env(redis_url, folder / "data")
-    batched = app_env(redis_url, folder / "data-batched", IVR_EVENT_BATCH_MS="20")
+    at_once = app_env(redis_url, folder / "data-at-once", IVR_EVENT_BATCH_MS="0")
     named = [("ceiling", "ceiling_app:app", plain), ("common practice", "practice_app:app", plain),
-             ("ivr", "app:app", plain), ("ivr batched 20ms", "app:app", batched)]
+             ("ivr", "app:app", plain), ("ivr, at once", "app:app", at_once)]
     return [Server(name, target, env, workers, free_port()) for name, target, env in named
             if practice or name != "common practice"]
 
