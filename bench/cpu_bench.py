@@ -22,7 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import redis  # noqa: E402
 
 from bench.harness import machine, redis_server, servers, wrk  # noqa: E402
-from bench.webhook_bench import compared_servers, script_for, shipped_version, webhooks  # noqa: E402
+from bench.webhook_bench import (  # noqa: E402
+    compared_servers,
+    script_for,
+    serves,
+    shipped_version,
+    webhooks,
+)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -68,7 +74,7 @@ def main() -> int:
         specs = compared_servers(url, Path(tmp), workers=2, practice=False)
         with servers(*specs):
             for hook, (path, extra) in webhooks(version).items():
-                for server in specs:
+                for server in (s for s in specs if serves(s, hook)):
                     script = script_for(Path(tmp), server, path, extra)
                     wrk(server.base + path, script, 1)  # warm up
                     before = group_cpu(server.proc.pid), redis_cpu(client), children_cpu()

@@ -7,6 +7,7 @@ VoiceResponse app, all under the same gunicorn settings, driven by wrk over loop
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -62,16 +63,30 @@ def shipped_version() -> str:
     return MenuRegistry(ROOT / "menus", ROOT / "recordings", check_every=0).current.version
 
 
+NO_RETURNING = "ivr, no returning"  # served only the incoming call: its menus have another version
+
+
 def compared_servers(redis_url: str, folder: Path, workers: int, practice: bool = True) -> list[Server]:
     """The servers a webhook comparison runs, all with the same gunicorn settings: the ceiling,
     common practice (unless left out), the IVR as shipped (events batched every 20 ms and
-    journalled) and the IVR writing every event at once (IVR_EVENT_BATCH_MS=0)."""
+    journalled), the IVR writing every event at once (IVR_EVENT_BATCH_MS=0), and, for the
+    incoming call, the IVR on a line with `returning_callers: false` (no read of the caller)."""
     plain = app_env(redis_url, folder / "data")
     at_once = app_env(redis_url, folder / "data-at-once", IVR_EVENT_BATCH_MS="0")
+    menus = shutil.copytree(ROOT / "menus", folder / "menus-no-returning")
+    line = menus / "line.yaml"
+    line.write_text(line.read_text().replace("returning_callers: true", "returning_callers: false"))
+    no_returning = app_env(redis_url, folder / "data-no-returning", IVR_MENUS=str(menus))
     named = [("ceiling", "ceiling_app:app", plain), ("common practice", "practice_app:app", plain),
-             ("ivr", "app:app", plain), ("ivr, at once", "app:app", at_once)]
+             ("ivr", "app:app", plain), ("ivr, at once", "app:app", at_once),
+             (NO_RETURNING, "app:app", no_returning)]
     return [Server(name, target, env, workers, free_port()) for name, target, env in named
             if practice or name != "common practice"]
+
+
+def serves(server: Server, hook: str) -> bool:
+    """True when `server` takes part in the comparison of webhook `hook`."""
+    return server.name != NO_RETURNING or hook == "incoming call"
 
 
 def script_for(folder: Path, server: Server, path: str, extra: dict) -> Path:
@@ -89,11 +104,12 @@ def measure(specs: list[Server], hooks: dict, seconds: float, rounds: int, folde
     """Interleaved rounds of wrk per webhook and server; returns the per-run results."""
     results: dict = {}
     for hook, (path, extra) in hooks.items():
-        scripts = {s.name: script_for(folder, s, path, extra) for s in specs}
-        for server in specs:  # warm up: imports, first Redis connection, menu caches
+        specs_here = [s for s in specs if serves(s, hook)]
+        scripts = {s.name: script_for(folder, s, path, extra) for s in specs_here}
+        for server in specs_here:  # warm up: imports, first Redis connection, menu caches
             wrk(server.base + path, scripts[server.name], 1)
         for _ in range(rounds):
-            for server in specs:
+            for server in specs_here:
                 run = wrk(server.base + path, scripts[server.name], seconds)
                 if run.errors:
                     raise SystemExit(f"{server.name} {hook}: {run.errors} failed requests")
