@@ -399,17 +399,16 @@ def _voicemail_rows(client: Any, start: float, end: float, filters: Filters,
 
 
 class IsoTimes:
-    """Formats epoch seconds as ISO-8601 local time with offset, fast: for each quarter hour, the
-    `date T hh:mm:` of its minutes and the `ss+hh:mm` endings of its offset are cached."""
+    """Formats epoch seconds as ISO-8601 local time with offset, fast: the UTC offset of each quarter
+    hour and, by offset, the `date T hh:mm:` of each minute and the 60 `ss+hh:mm` endings are cached."""
 
-    KEPT = 5_000  # quarter hours (52 days: ~7 MB, and ~5 MB by minute) and days cached, at most
+    KEPT = 5_000  # quarter hours (52 days: ~7 MB of minute heads) and days cached, at most
 
     def __init__(self, tz: str):
         self.zone = ZoneInfo(tz)
-        self._quarters: dict[int, tuple[list[str], list[str], int] | None] = {}  # (heads, tails, offset)
-        # by UTC offset: (`date T hh:mm:` by minute of the known quarters, the 60 `ss+hh:mm` endings)
+        self._offsets: dict[int, int | None] = {}  # quarter hour -> UTC offset in s (None: has seconds)
+        # by UTC offset: (`date T hh:mm:` by UTC minute of the known quarters, the 60 `ss+hh:mm` endings)
         self._minutes: dict[int, tuple[dict[int, str], list[str]]] = {}
-        self._tails: dict[int, list[str]] = {}  # by offset in seconds
         self._days: dict[int, str] = {}
 
     def __call__(self, text: str) -> str:
@@ -449,28 +448,28 @@ class IsoTimes:
             known = [at for at in times if at is not None]
             found = iter(self._format(known, False)) if known else iter(())
             return Plain([next(found) if at is not None else "" for at in times])
-        if times and (done := self._in_one_offset(times)) is not None:
-            return done
-        quarters = self._quarters
-        if len(quarters) > self.KEPT:  # emptied before learning: then all these times are known
-            quarters.clear()
-            self._minutes.clear()
-        seen = set(map(floordiv, times, repeat(900)))
-        self._learn(seen.difference(quarters))
-        if None in map(quarters.__getitem__, seen):
+        if not times or (done := self._in_one_offset(times)) is not None:  # type: ignore[arg-type]
+            return done or Plain()
+        offsets = self._offsets
+        seen = {at // 900 for at in times}  # type: ignore[operator]
+        if not seen.issubset(offsets):
+            self._learn(seen.difference(offsets))
+            if (done := self._in_one_offset(times)) is not None:  # type: ignore[arg-type]
+                return done
+        if None in map(offsets.__getitem__, seen):
             return [self._one(at) for at in times]  # a quarter of an offset with seconds
-        if times and (done := self._in_one_offset(times)) is not None:
-            return done
         # times on both sides of an offset change
-        return Plain([(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60] for at in times])  # type: ignore
+        minutes = self._minutes
+        return Plain([(m := minutes[offsets[at // 900]])[0][at // 60] + m[1][at % 60]  # type: ignore
+                      for at in times])
 
     def _in_one_offset(self, times: list[int]) -> Plain | None:
         """The times formatted when all are in known minutes of the first one's UTC offset (one
         lookup a time), else None."""
-        found = self._quarters.get(times[0] // 900)
-        if not found:
+        offset = self._offsets.get(times[0] // 900)
+        if offset is None:
             return None
-        heads, ends = self._minutes[found[2]]
+        heads, ends = self._minutes[offset]
         try:
             return Plain([heads[at // 60] + ends[at % 60] for at in times])
         except KeyError:
@@ -481,41 +480,49 @@ class IsoTimes:
         if at is None:
             return ""
         quarter = at // 900
-        if quarter not in self._quarters:
+        if quarter not in self._offsets:
             self._learn({quarter})
-        found = self._quarters[quarter]
-        if found is None:  # an offset with seconds (local mean time, before 1900 or so)
+        offset = self._offsets[quarter]
+        if offset is None:  # an offset with seconds (local mean time, before 1900 or so)
             return datetime.fromtimestamp(at, UTC).astimezone(self.zone).isoformat()
-        return found[0][at // 60 % 15] + found[1][at % 60]
+        heads, ends = self._minutes[offset]
+        return heads[at // 60] + ends[at % 60]
 
     def _learn(self, quarters: set[int]) -> None:
-        """Cache these quarter hours and, by UTC offset, their minutes."""
-        known, by_offset = self._quarters, self._minutes
-        for quarter in quarters:
-            found = known[quarter] = self._quarter(quarter)
-            if found is not None:
-                heads, tails, offset = found
-                first = quarter * 15
-                by_offset.setdefault(offset, ({}, tails))[0].update(
-                    zip(range(first, first + 15), heads, strict=True))
+        """Cache the offsets of these quarter hours and the heads of their minutes (a run of quarters
+        in one offset a day at a time)."""
+        offsets, minutes, zone = self._offsets, self._minutes, self.zone
+        if len(offsets) + len(quarters) > self.KEPT:  # emptied first: then all these are known
+            offsets.clear()
+            minutes.clear()
+        run_start = run_offset = None
+        for quarter in [*sorted(quarters), None]:
+            offset = None
+            if quarter is not None:
+                found = datetime.fromtimestamp(quarter * 900, zone).utcoffset() or timedelta()
+                offset = found.days * 86400 + found.seconds
+                offset = offsets[quarter] = None if offset % 60 else offset
+            if run_start is not None and (quarter != run_end or offset != run_offset):
+                self._heads(run_start * 15, run_end * 15, run_offset)  # type: ignore[arg-type]
+                run_start = None
+            if offset is not None and run_start is None:
+                run_start, run_offset = quarter, offset
+            run_end = (quarter or 0) + 1
 
-    def _quarter(self, quarter: int) -> tuple[list[str], list[str], int] | None:
-        """The `date T hh:mm:` of the 15 minutes of a quarter hour, the 60 `ss+hh:mm` endings and
-        the offset in seconds (None for an offset with seconds)."""
-        offset = datetime.fromtimestamp(quarter * 900, self.zone).utcoffset() or timedelta()
-        seconds = offset.days * 86400 + offset.seconds
-        if seconds % 60:
-            return None
-        tails = self._tails.get(seconds)
-        if tails is None:
-            suffix = f"{'-' if seconds < 0 else '+'}{abs(seconds) // 3600:02d}:{abs(seconds) // 60 % 60:02d}"
-            tails = self._tails[seconds] = [s + suffix for s in SECONDS]
-        day, clock = divmod(quarter * 15 + seconds // 60, 1440)
-        if clock + 15 <= 1440:
+    def _heads(self, first: int, stop: int, offset: int) -> None:
+        """Cache the `date T hh:mm:` of UTC minutes [first, stop), all in this UTC offset."""
+        found = self._minutes.get(offset)
+        if found is None:
+            suffix = f"{'-' if offset < 0 else '+'}{abs(offset) // 3600:02d}:{abs(offset) // 60 % 60:02d}"
+            found = self._minutes[offset] = ({}, [s + suffix for s in SECONDS])
+        heads, shift = found[0], offset // 60
+        while first < stop:
+            day, clock = divmod(first + shift, 1440)
+            count = min(stop - first, 1440 - clock)
             date_t = self._days.get(day) or self._day(day)
-            return [date_t + hhmm for hhmm in CLOCK[clock:clock + 15]], tails, seconds
-        return [(self._days.get(d) or self._day(d)) + CLOCK[c] for d, c in
-                (divmod(quarter * 15 + seconds // 60 + m, 1440) for m in range(15))], tails, seconds
+            heads.update(zip(range(first, first + count), [date_t + hhmm for hhmm in CLOCK[clock:clock + count]],
+                             strict=True))
+            first += count
 
     def _day(self, day: int) -> str:
         """`2026-03-08T` for a day counted from 1970-01-01."""
