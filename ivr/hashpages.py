@@ -51,10 +51,11 @@ class _Wire:
         gets = self.reader.gets
         while True:
             out.extend(iter(gets, NOT_ENOUGH_DATA))
-            if PUSH and any(isinstance(reply, PUSH) for reply in out):
-                out = [reply for reply in out if not isinstance(reply, PUSH)]  # answer no command
             if len(out) >= count:
-                break
+                if PUSH and PUSH in set(map(type, out)):  # one C-level pass over the types
+                    out = [reply for reply in out if type(reply) is not PUSH]  # answer no command
+                if len(out) >= count:
+                    break
             self._fill()
         if len(out) > count:
             raise RedisConnectionError("Redis sent more replies than were asked for")
