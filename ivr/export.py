@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import repeat
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from operator import add, floordiv, itemgetter
+from operator import add, itemgetter
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -194,7 +194,7 @@ class _Layouts:
         self.index = {f: i for i, f in enumerate(self.fields, 1)}  # page column 0: the call sid
         self.plans: dict[str, list[tuple[str, int, bool]] | None] = {}
         self.states = _States()  # the stored states met so far, parsed
-        self.answers: dict[str, str] = {}  # stored answers met so far -> answer
+        self.answers: dict[str | None, str] = {None: ""}  # stored answers met so far -> answer
 
     def _sources(self, layout: str) -> list[tuple[str, str, bool]]:
         """(hash field, column, is an answer) for each column a response of this layout fills."""
@@ -247,9 +247,12 @@ def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
         return None
     offers = list(map(int, offers))
     code, started, completed, updated = plan.states.columns(states)
+    completed_at = iso.plus(offers, completed)
+    # usually the last change is the completion: the same times, formatted once
+    updated_at = type(completed_at)(completed_at) if updated == completed else iso.plus(offers, updated)
     out = {"call_sid": sids, "survey": survey, "offered_at": iso.seconds(offers),
-           "started_at": iso.plus(offers, started), "completed_at": iso.plus(offers, completed),
-           "updated_at": iso.plus(offers, updated), "disposition": code,
+           "started_at": iso.plus(offers, started), "completed_at": completed_at,
+           "updated_at": updated_at, "disposition": code,
            "queue": queue, "transfer": transfer, "agent": agent, "lang": lang, "path": path,
            "caller_hash": _caller_hashes(hashes), **answers}
     return [out[c] for c in columns]
@@ -320,7 +323,7 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
             source = page[at]
             if mine is not None:
                 source = [source[i] for i in mine]
-            cells = _answers(source, plan.answers) if is_answer else [v or "" for v in source]
+            cells = _answers(source, plan.answers) if is_answer else list(map(NO_NONE.get, source, source))
             if mine is None:
                 out[column] = cells
             else:
@@ -331,22 +334,24 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
 
 
 FIRST = itemgetter(0)
+NO_NONE: dict[Any, str] = {None: ""}  # .get(v, v): "" for None, else v (in C, with map)
 ANSWERS_KEPT = 50_000
 
 
-def _answers(stored: list[str | None], known: dict[str, str]) -> list[str]:
+def _answers(stored: list[str | None], known: dict[str | None, str]) -> list[str]:
     """The answers of stored "<value>@<asked>" cells ("" for a missing or skipped one); `known`
-    holds answers already split (the same few values asked at the same moments repeat)."""
-    if None in stored:
-        return [v.rpartition("@")[0] if v else "" for v in stored]
+    holds answers already split (the same few values asked at the same moments repeat) and None."""
     missing = set(stored).difference(known)
-    if len(missing) > len(stored) // 2:  # mostly new (recording links): not worth keeping
-        return list(map(FIRST, map(str.rpartition, stored, repeat("@"))))
-    if len(known) > ANSWERS_KEPT:
-        known.clear()
-        missing = set(stored)
-    known.update(zip(missing, map(FIRST, map(str.rpartition, missing, repeat("@"))), strict=True))
-    return list(map(known.get, stored))
+    if missing:
+        if len(missing) > len(stored) // 2:  # mostly new (recording links): not worth keeping
+            return [v.rpartition("@")[0] if v else "" for v in stored]
+        if len(known) > ANSWERS_KEPT:
+            known.clear()
+            known[None] = ""
+            missing = set(stored)
+            missing.discard(None)
+        known.update(zip(missing, map(FIRST, map(str.rpartition, missing, repeat("@"))), strict=True))
+    return list(map(known.__getitem__, stored))
 
 
 def _decoded_page(client: Any, sids: list[str], columns: list[str], iso: IsoTimes) -> Columns:
@@ -495,19 +500,19 @@ class IsoTimes:
         if len(offsets) + len(quarters) > self.KEPT:  # emptied first: then all these are known
             offsets.clear()
             minutes.clear()
-        run_start = run_offset = None
-        for quarter in [*sorted(quarters), None]:
-            offset = None
-            if quarter is not None:
-                found = datetime.fromtimestamp(quarter * 900, zone).utcoffset() or timedelta()
-                offset = found.days * 86400 + found.seconds
-                offset = offsets[quarter] = None if offset % 60 else offset
-            if run_start is not None and (quarter != run_end or offset != run_offset):
-                self._heads(run_start * 15, run_end * 15, run_offset)  # type: ignore[arg-type]
-                run_start = None
-            if offset is not None and run_start is None:
-                run_start, run_offset = quarter, offset
-            run_end = (quarter or 0) + 1
+        runs: list[list[int]] = []  # [first quarter, end quarter, offset] of consecutive quarters
+        for quarter in sorted(quarters):
+            found = datetime.fromtimestamp(quarter * 900, zone).utcoffset() or timedelta()
+            seconds = found.days * 86400 + found.seconds
+            offset = offsets[quarter] = None if seconds % 60 else seconds
+            if offset is None:
+                continue
+            if runs and runs[-1][1] == quarter and runs[-1][2] == offset:
+                runs[-1][1] += 1
+            else:
+                runs.append([quarter, quarter + 1, offset])
+        for first, end, offset in runs:
+            self._heads(first * 15, end * 15, offset)
 
     def _heads(self, first: int, stop: int, offset: int) -> None:
         """Cache the `date T hh:mm:` of UTC minutes [first, stop), all in this UTC offset."""
