@@ -9,6 +9,7 @@ is asked for before this one is handed on, so Redis reads it on the other core m
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -34,6 +35,7 @@ class _Wire:
         self.encoding = self.conn.encoder.encoding
         self.buffer = bytearray(READ_SIZE)
         self.owed = 0  # replies asked for and not read yet
+        self.early: list[Any] = []  # replies read before they were asked for by `read`
 
     def send(self, data: bytes, replies: int) -> None:
         """Send packed commands that will give `replies` replies."""
@@ -47,7 +49,7 @@ class _Wire:
 
     def read(self, count: int) -> list[Any]:
         """The next `count` replies (error replies as exception objects, not raised)."""
-        out: list[Any] = []
+        out, self.early = self.early, []
         gets = self.reader.gets
         while True:
             out.extend(iter(gets, NOT_ENOUGH_DATA))
@@ -58,7 +60,9 @@ class _Wire:
                     break
             self._fill()
         if len(out) > count:
-            raise RedisConnectionError("Redis sent more replies than were asked for")
+            if len(out) > self.owed:
+                raise RedisConnectionError("Redis sent more replies than were asked for")
+            out, self.early = out[:count], out[count:]  # replies to later commands, kept
         self.owed -= count
         return out
 
@@ -163,6 +167,37 @@ def hash_pages(client: Any, index: str, key: str, fields: list[str], since: floa
                 back = ask() if more else 0
             yield [members, *_columns(replies, len(fields))]
             members = following
+        clean = True
+    finally:
+        wire.release(clean)
+
+
+def sort_pages(client: Any, index: str, gets: list[str], first: int, end: int, size: int,
+               ahead: int = 4) -> Iterator[tuple[int, list[Any]]]:
+    """(first rank, flat reply) of `SORT index BY nosort LIMIT rank size GET pattern...` for the rank
+    pages of [first, end), in order, with `ahead` pages asked for before the one handed on."""
+    wire, clean = _Wire(client), False
+    tail = [word for pattern in gets for word in ("GET", pattern)]
+    starts = iter(range(first, end, size))
+    asked: deque[int] = deque()
+
+    def ask() -> None:
+        """Send the SORT of the next page, if any."""
+        start = next(starts, None)
+        if start is not None:
+            wire.send(hiredis.pack_command(("SORT", index, "BY", "nosort", "LIMIT", start,
+                                            min(size, end - start), *tail)), 1)
+            asked.append(start)
+
+    try:
+        for _ in range(ahead):
+            ask()
+        while asked:
+            reply = wire.read(1)[0]
+            if isinstance(reply, Exception):
+                raise reply
+            ask()  # keep Redis `ahead` pages busy while this one is handed on
+            yield asked.popleft(), reply
         clean = True
     finally:
         wire.release(clean)

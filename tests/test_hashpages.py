@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
+from ivr.hashpages import _Wire, sort_pages
 from ivr.rollup import field_pages
 
 INDEX, KEY = "test:by_time", "test:h:{%s}"
@@ -61,3 +62,36 @@ def test_an_abandoned_read_leaves_no_reply_behind(redis_client):
     for _ in range(5):
         assert redis_client.hmget(KEY % "M002", ["a"]) == ["M002-a"]
     assert read_all(redis_client, 7) == expected(redis_client, members)
+
+
+@pytest.mark.parametrize("size, ahead", [(1, 1), (3, 2), (4, 4), (7, 9), (1000, 4)])
+def test_sorted_pages_come_in_rank_order_with_pages_asked_for_ahead(redis_client, size, ahead):
+    members = [f"M{n:03d}" for n in range(40)]
+    seed(redis_client, members)
+    gets = [KEY.replace("%s", "*") + "->a", KEY.replace("%s", "*") + "->missing"]
+    pages = list(sort_pages(redis_client, INDEX, gets, 2, 37, size, ahead))
+    assert [start for start, _ in pages] == list(range(2, 37, size))
+    flat = [value for _, reply in pages for value in reply]
+    assert flat[0::2] == [f"{m}-a" for m in members[2:37]] and set(flat[1::2]) == {None}
+    assert redis_client.ping()
+
+
+def test_an_abandoned_sort_leaves_no_reply_behind(redis_client):
+    members = [f"M{n:03d}" for n in range(50)]
+    seed(redis_client, members)
+    pages = sort_pages(redis_client, INDEX, [KEY.replace("%s", "*") + "->a"], 0, 50, 5)
+    assert next(pages) == (0, [f"{m}-a" for m in members[:5]])
+    pages.close()  # later pages were asked for: that connection is closed, not reused
+    for _ in range(5):
+        assert redis_client.hmget(KEY % "M002", ["a"]) == ["M002-a"]
+
+
+def test_push_replies_are_dropped_and_early_replies_kept(redis_client):
+    wire = _Wire(redis_client)
+    try:
+        wire.owed = 3  # as if three commands were sent
+        wire.reader.feed(b">2\r\n$7\r\nmessage\r\n$1\r\nx\r\n*1\r\n$1\r\na\r\n$1\r\nb\r\n:7\r\n")
+        assert wire.read(1) == [["a"]]
+        assert wire.read(2) == ["b", 7] and wire.owed == 0
+    finally:
+        wire.release(False)
