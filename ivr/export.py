@@ -12,7 +12,6 @@ import re
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from itertools import repeat
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from operator import add, itemgetter
 from typing import IO, Any
@@ -195,6 +194,7 @@ class _Layouts:
         self.plans: dict[str, list[tuple[str, int, bool]] | None] = {}
         self.states = _States()  # the stored states met so far, parsed
         self.answers: dict[str | None, str] = {None: ""}  # stored answers met so far -> answer
+        self.loud: set[str | None] = set()  # those of them whose answer some writer must check
 
     def _sources(self, layout: str) -> list[tuple[str, str, bool]]:
         """(hash field, column, is an answer) for each column a response of this layout fills."""
@@ -241,7 +241,9 @@ def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
     # each field of the page's few contexts, picked for every row by C-level indexing
     pick = _picker(list(map({r: n for n, r in enumerate(distinct)}.__getitem__, refs)))
     facts = zip(*(get(r, BLANK) for r in distinct), strict=True)
-    survey, kinds, queue, transfer, agent, lang, path = (pick(f) for f in facts)
+    # a field whose few values need no quoting or escaping is marked so: the writers skip its checks
+    survey, kinds, queue, transfer, agent, lang, path = (Plain(pick(f)) if _plain_texts(f) else pick(f)
+                                                         for f in facts)
     answers = _answer_columns(kinds, page, plan)
     if answers is None:
         return None
@@ -268,6 +270,7 @@ class _States:
     def __init__(self) -> None:
         self.index: dict[str, int] = {}  # stored state -> its place in the parts
         self.parts: list[list[Any]] = [[], [], [], []]  # dispositions; started, completed, updated
+        self.quiet = True  # no disposition needs checking by a writer: the column is Plain
 
     def columns(self, states: list[str]) -> list[list[Any]]:
         """The four parts of each state, as columns."""
@@ -278,16 +281,19 @@ class _States:
                 index.clear()
                 for part in parts:
                     part.clear()
+                self.quiet = True
             names, started, completed, updated = parts
             for state in missing:
                 code, begun, done, last = str.split(state, ",")
                 index[state] = len(names)
-                names.append(NAMES.get(code, code))
+                names.append(name := NAMES.get(code, code))
+                self.quiet = self.quiet and _plain_texts((name,))
                 started.append(int(begun) if begun else None)
                 completed.append(int(done) if done else None)
                 updated.append(int(last) if last else None)
         pick = _picker(list(map(index.__getitem__, states)))
-        return [pick(part) for part in parts]
+        code, *times = [pick(part) for part in parts]
+        return [Plain(code) if self.quiet else code, *times]
 
 
 def _picker(places: list[int]) -> Callable[[Sequence[Any]], list[Any]]:
@@ -323,7 +329,8 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
             source = page[at]
             if mine is not None:
                 source = [source[i] for i in mine]
-            cells = _answers(source, plan.answers) if is_answer else list(map(NO_NONE.get, source, source))
+            cells = _answers(source, plan.answers, plan.loud) if is_answer else \
+                list(map(NO_NONE.get, source, source))
             if mine is None:
                 out[column] = cells
             else:
@@ -338,20 +345,35 @@ NO_NONE: dict[Any, str] = {None: ""}  # .get(v, v): "" for None, else v (in C, w
 ANSWERS_KEPT = 50_000
 
 
-def _answers(stored: list[str | None], known: dict[str | None, str]) -> list[str]:
+def _answers(stored: list[str | None], known: dict[str | None, str], loud: set[str | None]) -> list[str]:
     """The answers of stored "<value>@<asked>" cells ("" for a missing or skipped one); `known`
-    holds answers already split (the same few values asked at the same moments repeat) and None."""
-    missing = set(stored).difference(known)
+    holds answers already split (the same few values asked at the same moments repeat) and None,
+    `loud` those of them a writer must check; a column of only quiet ones is Plain."""
+    distinct = set(stored)
+    missing = distinct.difference(known)
     if missing:
         if len(missing) > len(stored) // 2:  # mostly new (recording links): not worth keeping
             return [v.rpartition("@")[0] if v else "" for v in stored]
         if len(known) > ANSWERS_KEPT:
             known.clear()
+            loud.clear()
             known[None] = ""
-            missing = set(stored)
+            missing = set(distinct)
             missing.discard(None)
-        known.update(zip(missing, map(FIRST, map(str.rpartition, missing, repeat("@"))), strict=True))
-    return list(map(known.__getitem__, stored))
+        for value in missing:
+            answer = known[value] = value.rpartition("@")[0]  # type: ignore[union-attr]
+            if not _plain_texts((answer,)):
+                loud.add(value)
+    cells = list(map(known.__getitem__, stored))
+    return Plain(cells) if loud.isdisjoint(distinct) else cells
+
+
+def _plain_texts(texts: Sequence[str]) -> bool:
+    """True when none of these texts needs quoting, escaping or neutralising in CSV or JSON Lines
+    (a few C-level searches over them joined, as the writers check a column)."""
+    joined = "\x00" + "\x00".join(texts)
+    return '"' not in joined and "," not in joined and "\\" not in joined and not RISKY_CELL(joined) \
+        and joined.replace("\x00", "").isprintable()
 
 
 def _decoded_page(client: Any, sids: list[str], columns: list[str], iso: IsoTimes) -> Columns:
