@@ -616,8 +616,13 @@ def _csv_cells(column: list[Any]) -> list[str]:
         column = ["" if v is None else str(v) for v in column]
         joined = "\x00" + "\x00".join(column)
     if '"' in joined or "," in joined or "\n" in joined or "\r" in joined or RISKY_CELL(joined):
-        return [_csv_cell(v) if v and (v[0] in FORMULA_STARTS or '"' in v or "," in v or "\n" in v
-                                       or "\r" in v) else v for v in column]
+        distinct = dict.fromkeys(column)
+        if len(distinct) * 4 > len(column):
+            return [_csv_cell(v) if v and (v[0] in FORMULA_STARTS or '"' in v or "," in v or "\n" in v
+                                           or "\r" in v) else v for v in column]
+        for v in distinct:  # few values, repeated: each one handled once
+            distinct[v] = _csv_cell(v) if v else v
+        return list(map(distinct.__getitem__, column))
     return column
 
 
