@@ -4,7 +4,8 @@
 for each), and redis-py costs tens of microseconds a command to parse replies one by one. So a
 page is one ZRANGE by rank and one HMGET per member (one key lookup each), packed here by string
 joins and read by a hiredis reader on a connection taken from the client's pool; the next page
-is asked for before this one is handed on, so Redis reads it on the other core meanwhile.
+is asked for before this one is read, so Redis reads it on the other core while this one is
+parsed and handed on.
 """
 
 from __future__ import annotations
@@ -78,6 +79,11 @@ class _Wire:
             raise RedisConnectionError("Connection closed by server.")
         self.reader.feed(self.buffer, 0, size)
 
+    def unread(self, replies: list[Any]) -> None:
+        """Put replies back, to be read again before any other."""
+        self.early[:0] = replies
+        self.owed += len(replies)
+
     def release(self, clean: bool) -> None:
         """Give the connection back, closed first unless every reply was read."""
         if not clean or self.owed:
@@ -136,12 +142,15 @@ def hash_pages(client: Any, index: str, key: str, fields: list[str], since: floa
             if isinstance(reply, Exception):
                 raise reply
             if back and (not reply or reply[0] != last):  # ranks shifted: find the place again
+                held = wire.read(wire.owed)  # the page before's replies, sent after this ZRANGE
                 offset, end = ranks(client, index, since, until, after=last)
                 last = None
                 if offset >= end:
+                    wire.unread(held)
                     return []
                 back = ask()
                 reply = wire.read(1)[0]
+                wire.unread(held)
                 continue
             members = reply[back:]
             if members:
@@ -154,17 +163,20 @@ def hash_pages(client: Any, index: str, key: str, fields: list[str], since: floa
         if offset < end:
             back = ask()
             members = settle(wire.read(1)[0], back)
+        # The next page's ZRANGE is sent before this page's HMGETs, so its members are known (and
+        # their HMGETs sent) before this page's replies are read: Redis reads the next page while
+        # this one is parsed and handed on.
+        more = offset < end
         if members:
-            more = offset < end
-            wire.send(packer.pack(members), len(members))
             back = ask() if more else 0
+            wire.send(packer.pack(members), len(members))
         while members:
-            replies = wire.read(len(members) + more)
-            following = settle(replies.pop(), back) if more else []
-            if following:  # asked for before this page is handed on: Redis reads it meanwhile
-                wire.send(packer.pack(following), len(following))
+            following = settle(wire.read(1)[0], back) if more else []
+            if following:
                 more = offset < end
                 back = ask() if more else 0
+                wire.send(packer.pack(following), len(following))
+            replies = wire.read(len(members))
             yield [members, *_columns(replies, len(fields))]
             members = following
         clean = True

@@ -95,3 +95,18 @@ def test_push_replies_are_dropped_and_early_replies_kept(redis_client):
         assert wire.read(2) == ["b", 7] and wire.owed == 0
     finally:
         wire.release(False)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7])
+@pytest.mark.parametrize("after", [1, 2, 3])
+def test_pages_asked_for_ahead_find_their_place_again_when_ranks_shift(redis_client, size, after):
+    members = [f"M{n:03d}" for n in range(40)]
+    seed(redis_client, members)
+    pages = field_pages(redis_client, INDEX, KEY, FIELDS, 0, 10_000, size=size)
+    read = [next(pages) for _ in range(after)]
+    redis_client.zrem(INDEX, *members[:size * after])  # the pages handed on are purged...
+    redis_client.zadd(INDEX, {"EARLY": 0.5})  # ...and one added before it
+    read += list(pages)
+    assert [m for page in read for m in page[0]] == members  # each once, in order
+    assert all(page[1] == [f"{m}-a" for m in page[0]] for page in read)
+    assert redis_client.ping()
