@@ -12,6 +12,7 @@ import re
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from operator import add, itemgetter
 from typing import IO, Any
@@ -180,7 +181,8 @@ class _Layouts:
     `fields` are the hash fields to read, only the positions some column needs.
     """
 
-    def __init__(self, columns: list[str], layouts: list[str]):
+    def __init__(self, columns: list[str], layouts: list[str],
+                 text: Callable[[bytes], str] = bytes.decode):
         self.wanted = [(c, c.startswith(ANSWER), c.partition("_")[2]) for c in columns
                        if c.startswith((ANSWER, TRANSCRIPT))]
         needed: dict[str, None] = {}
@@ -192,9 +194,11 @@ class _Layouts:
         self.fields = ["c", "o", "s", "h", *answers, *notes]
         self.index = {f: i for i, f in enumerate(self.fields, 1)}  # page column 0: the call sid
         self.plans: dict[str, list[tuple[str, int, bool]] | None] = {}
-        self.states = _States()  # the stored states met so far, parsed
-        self.answers: dict[str | None, str] = {None: ""}  # stored answers met so far -> answer
-        self.loud: set[str | None] = set()  # those of them whose answer some writer must check
+        self.text = text  # stored bytes -> text, as the client decodes
+        self.states = _States(text)  # the stored states met so far, parsed
+        self.answers: dict[bytes | None, str] = {None: ""}  # stored answers met so far -> answer
+        self.loud: set[bytes | None] = set()  # those of them whose answer some writer must check
+        self.notes: dict[bytes | None, str] = {None: ""}  # stored transcriptions met so far -> text
 
     def _sources(self, layout: str) -> list[tuple[str, str, bool]]:
         """(hash field, column, is an answer) for each column a response of this layout fills."""
@@ -215,8 +219,11 @@ class _Layouts:
 def _survey_pages(client: Any, start: float, end: float, filters: Filters, iso: IsoTimes,
                   columns: list[str], layouts: list[str]) -> Iterator[Columns]:
     """Survey rows a page at a time as columns, read field by field (no per-row dict)."""
-    plan = _Layouts(columns, layouts)
-    for page in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, plan.fields, start, end):
+    encoder = client.get_encoder()
+    plan = _Layouts(columns, layouts, partial(bytes.decode, encoding=encoder.encoding,
+                                              errors=encoder.encoding_errors))
+    # values as bytes: only the few distinct ones of most fields are decoded
+    for page in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, plan.fields, start, end, raw=True):
         # deleted meanwhile, stored in contract names or of unforeseen questions: the slow way
         found = None if None in page[2] else _encoded_page(client, page, plan, iso, columns)
         page = found or _decoded_page(client, page[0], columns, iso)
@@ -237,10 +244,11 @@ def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
     None when the page holds a question list whose answers were not read."""
     sids, refs, offers, states, hashes = page[:5]
     distinct = dict.fromkeys(refs)
-    get = SurveyStore().contexts(client, distinct).get
+    names = [None if r is None else plan.text(r) for r in distinct]
+    get = SurveyStore().contexts(client, names).get
     # each field of the page's few contexts, picked for every row by C-level indexing
     pick = _picker(list(map({r: n for n, r in enumerate(distinct)}.__getitem__, refs)))
-    facts = zip(*(get(r, BLANK) for r in distinct), strict=True)
+    facts = zip(*(get(name, BLANK) for name in names), strict=True)  # type: ignore[arg-type]
     # a field whose few values need no quoting or escaping is marked so: the writers skip its checks
     survey, kinds, queue, transfer, agent, lang, path = (Plain(pick(f)) if _plain_texts(f) else pick(f)
                                                          for f in facts)
@@ -256,7 +264,7 @@ def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
            "started_at": iso.plus(offers, started), "completed_at": completed_at,
            "updated_at": updated_at, "disposition": code,
            "queue": queue, "transfer": transfer, "agent": agent, "lang": lang, "path": path,
-           "caller_hash": _caller_hashes(hashes), **answers}
+           "caller_hash": _caller_hashes(hashes, plan.text), **answers}
     return [out[c] for c in columns]
 
 
@@ -267,12 +275,13 @@ class _States:
 
     KEPT = 50_000
 
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}  # stored state -> its place in the parts
+    def __init__(self, text: Callable[[bytes], str] = bytes.decode) -> None:
+        self.text = text  # stored bytes -> text
+        self.index: dict[bytes, int] = {}  # stored state -> its place in the parts
         self.parts: list[list[Any]] = [[], [], [], []]  # dispositions; started, completed, updated
         self.quiet = True  # no disposition needs checking by a writer: the column is Plain
 
-    def columns(self, states: list[str]) -> list[list[Any]]:
+    def columns(self, states: list[bytes]) -> list[list[Any]]:
         """The four parts of each state, as columns."""
         index, parts = self.index, self.parts
         missing = set(states).difference(index)
@@ -284,7 +293,7 @@ class _States:
                 self.quiet = True
             names, started, completed, updated = parts
             for state in missing:
-                code, begun, done, last = str.split(state, ",")
+                code, begun, done, last = self.text(state).split(",")
                 index[state] = len(names)
                 names.append(name := NAMES.get(code, code))
                 self.quiet = self.quiet and _plain_texts((name,))
@@ -306,13 +315,13 @@ def _picker(places: list[int]) -> Callable[[Sequence[Any]], list[Any]]:
     return lambda values: list(get(values))
 
 
-def _caller_hashes(stored: list[str | None]) -> list[str]:
+def _caller_hashes(stored: list[bytes | None], text: Callable[[bytes], str] = bytes.decode) -> list[str]:
     """Caller hashes (16 hex digits) of stored values: a page of 64-bit integers in one go."""
     try:
         if stored:  # 16 hex digits a value: the bytes of big-endian signed 64-bit integers
             return Plain(struct.pack(f">{len(stored)}q", *map(int, stored)).hex(" ", 8).split(" "))  # type: ignore
     except (TypeError, ValueError, struct.error):  # empty, "~" + text, or out of range
-        return [unpack_hash(h) if h else "" for h in stored]
+        return [unpack_hash(text(h)) if h else "" for h in stored]
     return []
 
 
@@ -329,8 +338,8 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
             source = page[at]
             if mine is not None:
                 source = [source[i] for i in mine]
-            cells = _answers(source, plan.answers, plan.loud) if is_answer else \
-                list(map(NO_NONE.get, source, source))
+            cells = _answers(source, plan.answers, plan.loud, plan.text) if is_answer else \
+                _texts(source, plan.notes, plan.text)
             if mine is None:
                 out[column] = cells
             else:
@@ -341,11 +350,11 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
 
 
 FIRST = itemgetter(0)
-NO_NONE: dict[Any, str] = {None: ""}  # .get(v, v): "" for None, else v (in C, with map)
 ANSWERS_KEPT = 50_000
 
 
-def _answers(stored: list[str | None], known: dict[str | None, str], loud: set[str | None]) -> list[str]:
+def _answers(stored: list[bytes | None], known: dict[bytes | None, str], loud: set[bytes | None],
+             text: Callable[[bytes], str] = bytes.decode) -> list[str]:
     """The answers of stored "<value>@<asked>" cells ("" for a missing or skipped one); `known`
     holds answers already split (the same few values asked at the same moments repeat) and None,
     `loud` those of them a writer must check; a column of only quiet ones is Plain."""
@@ -353,7 +362,7 @@ def _answers(stored: list[str | None], known: dict[str | None, str], loud: set[s
     missing = distinct.difference(known)
     if missing:
         if len(missing) > len(stored) // 2:  # mostly new (recording links): not worth keeping
-            return [v.rpartition("@")[0] if v else "" for v in stored]
+            return [text(v).rpartition("@")[0] if v else "" for v in stored]
         if len(known) > ANSWERS_KEPT:
             known.clear()
             loud.clear()
@@ -361,11 +370,28 @@ def _answers(stored: list[str | None], known: dict[str | None, str], loud: set[s
             missing = set(distinct)
             missing.discard(None)
         for value in missing:
-            answer = known[value] = value.rpartition("@")[0]  # type: ignore[union-attr]
+            answer = known[value] = text(value).rpartition("@")[0]  # type: ignore[arg-type]
             if not _plain_texts((answer,)):
                 loud.add(value)
     cells = list(map(known.__getitem__, stored))
     return Plain(cells) if loud.isdisjoint(distinct) else cells
+
+
+def _texts(stored: list[bytes | None], known: dict[bytes | None, str],
+           text: Callable[[bytes], str] = bytes.decode) -> list[str]:
+    """Stored texts decoded ("" for a missing one); `known` holds those met already, and None."""
+    missing = set(stored).difference(known)
+    if missing:
+        if len(missing) > len(stored) // 2:  # mostly new: not worth keeping
+            return [text(v) if v is not None else "" for v in stored]
+        if len(known) > ANSWERS_KEPT:
+            known.clear()
+            known[None] = ""
+            missing = set(stored)
+            missing.discard(None)
+        for value in missing:
+            known[value] = text(value)  # type: ignore[arg-type]
+    return list(map(known.__getitem__, stored))
 
 
 def _plain_texts(texts: Sequence[str]) -> bool:

@@ -28,12 +28,14 @@ Ranks = Callable[..., tuple[int, int]]  # (client, index, since, until, after=No
 class _Wire:
     """A pool connection used raw: packed commands sent as they are, replies read by our reader."""
 
-    def __init__(self, client: Any):
+    def __init__(self, client: Any, raw: bool = False):
         self.pool = client.connection_pool
         self.conn = self.pool.get_connection()
         self.sock = self.conn._sock
-        self.reader = reply_reader(self.conn)
+        self.reader = reply_reader(self.conn, decode=not raw)  # raw: bulk strings stay bytes
         self.encoding = self.conn.encoder.encoding
+        self.errors = self.conn.encoder.encoding_errors
+        self.decodes = bool(self.conn.encoder.decode_responses)
         self.buffer = bytearray(READ_SIZE)
         self.owed = 0  # replies asked for and not read yet
         self.early: list[Any] = []  # replies read before they were asked for by `read`
@@ -102,9 +104,11 @@ class _Packer:
         self.fields = fields
         self.key_bytes = len(self.prefix.encode(encoding)) + len(self.suffix.encode(encoding))
 
-    def pack(self, members: list[str]) -> bytes:
+    def pack(self, members: list[str] | list[bytes]) -> bytes:
         """One HMGET per member, as bytes."""
         lengths = set(map(len, members))
+        if members and type(members[0]) is bytes:
+            return self.pack_bytes(members, lengths)  # type: ignore[arg-type]
         joined = "".join(members)
         if len(lengths) == 1 and joined.isascii():  # one join for the page (sids share a length)
             size = self.key_bytes + lengths.pop()
@@ -114,18 +118,29 @@ class _Packer:
         key = self.prefix + "%s" + self.suffix
         return b"".join([hiredis.pack_command(("HMGET", key % m, *self.fields)) for m in members])
 
+    def pack_bytes(self, members: list[bytes], lengths: set[int]) -> bytes:
+        """One HMGET per member given as bytes, as bytes."""
+        prefix, suffix = self.prefix.encode(self.encoding), self.suffix.encode(self.encoding)
+        if len(lengths) == 1:  # one join for the page (sids share a length)
+            start = f"{self.head}${self.key_bytes + lengths.pop()}\r\n".encode(self.encoding) + prefix
+            end = suffix + f"\r\n{self.tail}".encode(self.encoding)
+            return start + (end + start).join(members) + end
+        return b"".join([hiredis.pack_command(("HMGET", prefix + m + suffix, *self.fields)) for m in members])
+
 
 def hash_pages(client: Any, index: str, key: str, fields: list[str], since: float, until: float,
-               size: int, ranks: Ranks) -> Iterator[Columns]:
-    """Pages of columns [members, field 1, ...] for index members scored in [since, until), in order.
+               size: int, ranks: Ranks, raw: bool = False) -> Iterator[Columns]:
+    """Pages of columns [members, field 1, ...] for index members scored in [since, until), in order
+    (with `raw`, field values are bytes: decoding a value costs more than reading it).
 
     A page starts by re-reading the last member of the page before, to notice entries added or
     removed before it meanwhile (then the place is found again by rank with `ranks`).
     """
-    wire, clean = _Wire(client), False
+    wire, clean = _Wire(client, raw), False
     packer = _Packer(key, fields, wire.encoding)
     offset = end = 0
-    last: str | None = None
+    last: str | bytes | None = None
+    decode = raw and wire.decodes  # members as the client gives them
 
     def ask() -> int:
         """Send the ZRANGE of the next page; 1 when it re-reads the last member before it."""
@@ -177,7 +192,8 @@ def hash_pages(client: Any, index: str, key: str, fields: list[str], since: floa
                 back = ask() if more else 0
                 wire.send(packer.pack(following), len(following))
             replies = wire.read(len(members))
-            yield [members, *_columns(replies, len(fields))]
+            yield [[m.decode(wire.encoding, wire.errors) for m in members] if decode else members,
+                   *_columns(replies, len(fields))]
             members = following
         clean = True
     finally:

@@ -132,16 +132,21 @@ def _page(client: Any, index: str, low: str, high: str, count: int, keys: tuple[
 
 
 def field_pages(client: Any, index: str, key: str, fields: list[str], since: float, until: float,
-                size: int = BATCH) -> Iterator[Columns]:
+                size: int = BATCH, raw: bool = False) -> Iterator[Columns]:
     """Pages of columns [members, field 1, ...] for index members scored in [since, until), in order.
 
-    `key` is a hash key template with %s for the member; a missing field or hash reads as None.
-    Only the named fields travel; on a single server Redis already reads the next page while the
-    caller works on this one (see ivr.hashpages).
+    `key` is a hash key template with %s for the member; a missing field or hash reads as None;
+    with `raw`, field values are bytes. Only the named fields travel; on a single server Redis
+    already reads the next page while the caller works on this one (see ivr.hashpages).
     """
     if isinstance(client, RedisCluster):
-        return _cluster_fields(client, index, key, fields, since, until, size)
-    return hash_pages(client, index, key, fields, since, until, size, _ranks)
+        pages = _cluster_fields(client, index, key, fields, since, until, size)
+        if raw:
+            encoder = client.get_encoder()
+            return ([page[0], *([v.encode(encoder.encoding, encoder.encoding_errors) if isinstance(v, str)
+                                 else v for v in column] for column in page[1:])] for page in pages)
+        return pages
+    return hash_pages(client, index, key, fields, since, until, size, _ranks, raw)
 
 
 def field_values(client: Any, index: str, key: str, fields: list[str], since: float, until: float,

@@ -110,3 +110,20 @@ def test_pages_asked_for_ahead_find_their_place_again_when_ranks_shift(redis_cli
     assert [m for page in read for m in page[0]] == members  # each once, in order
     assert all(page[1] == [f"{m}-a" for m in page[0]] for page in read)
     assert redis_client.ping()
+
+
+@pytest.mark.parametrize("members", [
+    [f"CA{n:032x}" for n in range(25)],
+    ["a", "bb", "ççç", "日本", "d e", "x" * 300, "CA1", "CA22"] * 3,
+])
+def test_raw_pages_hold_the_bytes_hmget_reads_and_members_as_text(redis_client, members):
+    members = list(dict.fromkeys(m + str(i // 8) for i, m in enumerate(members)))
+    seed(redis_client, members)
+    want = expected(redis_client, members)
+    want[1:] = [[v.encode() if v is not None else None for v in column] for column in want[1:]]
+    for size in (1, 4, 1000):
+        out: list[list] = [[] for _ in range(len(FIELDS) + 1)]
+        for page in field_pages(redis_client, INDEX, KEY, FIELDS, 0, 10_000, size=size, raw=True):
+            for column, values in zip(out, page, strict=True):
+                column.extend(values)
+        assert out == want
