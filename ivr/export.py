@@ -358,39 +358,42 @@ def _answers(stored: list[bytes | None], known: dict[bytes | None, str], loud: s
     """The answers of stored "<value>@<asked>" cells ("" for a missing or skipped one); `known`
     holds answers already split (the same few values asked at the same moments repeat) and None,
     `loud` those of them a writer must check; a column of only quiet ones is Plain."""
-    distinct = set(stored)
-    missing = distinct.difference(known)
-    if missing:
+    try:
+        cells = list(map(known.__getitem__, stored))  # usually all met already
+    except KeyError:
+        missing = set(stored).difference(known)
         if len(missing) > len(stored) // 2:  # mostly new (recording links): not worth keeping
             return [text(v).rpartition("@")[0] if v else "" for v in stored]
         if len(known) > ANSWERS_KEPT:
             known.clear()
             loud.clear()
             known[None] = ""
-            missing = set(distinct)
+            missing = set(stored)
             missing.discard(None)
         for value in missing:
             answer = known[value] = text(value).rpartition("@")[0]  # type: ignore[arg-type]
             if not _plain_texts((answer,)):
                 loud.add(value)
-    cells = list(map(known.__getitem__, stored))
-    return Plain(cells) if loud.isdisjoint(distinct) else cells
+        cells = list(map(known.__getitem__, stored))
+    return Plain(cells) if not loud or loud.isdisjoint(stored) else cells
 
 
 def _texts(stored: list[bytes | None], known: dict[bytes | None, str],
            text: Callable[[bytes], str] = bytes.decode) -> list[str]:
     """Stored texts decoded ("" for a missing one); `known` holds those met already, and None."""
-    missing = set(stored).difference(known)
-    if missing:
-        if len(missing) > len(stored) // 2:  # mostly new: not worth keeping
-            return [text(v) if v is not None else "" for v in stored]
-        if len(known) > ANSWERS_KEPT:
-            known.clear()
-            known[None] = ""
-            missing = set(stored)
-            missing.discard(None)
-        for value in missing:
-            known[value] = text(value)  # type: ignore[arg-type]
+    try:
+        return list(map(known.__getitem__, stored))  # usually all met already
+    except KeyError:
+        missing = set(stored).difference(known)
+    if len(missing) > len(stored) // 2:  # mostly new: not worth keeping
+        return [text(v) if v is not None else "" for v in stored]
+    if len(known) > ANSWERS_KEPT:
+        known.clear()
+        known[None] = ""
+        missing = set(stored)
+        missing.discard(None)
+    for value in missing:
+        known[value] = text(value)  # type: ignore[arg-type]
     return list(map(known.__getitem__, stored))
 
 
@@ -504,9 +507,12 @@ class IsoTimes:
         if not times or (done := self._in_one_offset(times)) is not None:  # type: ignore[arg-type]
             return done or Plain()
         offsets = self._offsets
-        seen = {at // 900 for at in times}  # type: ignore[operator]
-        if not seen.issubset(offsets):
-            self._learn(seen.difference(offsets))
+        first, last = min(times) // 900, max(times) // 900  # type: ignore[type-var,operator]
+        # near one another (the usual): the quarters between them all, else theirs
+        seen = set(range(first, last + 1)) if last - first < 2 * len(times) else \
+            {at // 900 for at in times}  # type: ignore[operator]
+        if not offsets.keys() >= seen:
+            self._learn(seen)
             if (done := self._in_one_offset(times)) is not None:  # type: ignore[arg-type]
                 return done
         if None in map(offsets.__getitem__, seen):
@@ -543,11 +549,12 @@ class IsoTimes:
 
     def _learn(self, quarters: set[int]) -> None:
         """Cache the offsets of these quarter hours and the heads of their minutes (a run of quarters
-        in one offset a day at a time)."""
+        in one offset a day at a time); afterwards all of them are known."""
         offsets, minutes, zone = self._offsets, self._minutes, self.zone
         if len(offsets) + len(quarters) > self.KEPT:  # emptied first: then all these are known
             offsets.clear()
             minutes.clear()
+        quarters = quarters.difference(offsets)
         runs: list[list[int]] = []  # [first quarter, end quarter, offset] of consecutive quarters
         for quarter in sorted(quarters):
             found = datetime.fromtimestamp(quarter * 900, zone).utcoffset() or timedelta()

@@ -81,6 +81,17 @@ class _Wire:
             raise RedisConnectionError("Connection closed by server.")
         self.reader.feed(self.buffer, 0, size)
 
+    def text(self, members: list[bytes]) -> list[str]:
+        """Members decoded as the client decodes them (in one go when they can be joined)."""
+        joined = b"\x00".join(members)
+        if self.errors == "strict" and self.encoding.replace("-", "").lower() == "utf8" \
+                and b"\x00" not in joined[:0].join(members):
+            try:
+                return joined.decode(self.encoding).split("\x00")
+            except UnicodeDecodeError:
+                pass  # raised again below for the member at fault
+        return [m.decode(self.encoding, self.errors) for m in members]
+
     def unread(self, replies: list[Any]) -> None:
         """Put replies back, to be read again before any other."""
         self.early[:0] = replies
@@ -192,8 +203,7 @@ def hash_pages(client: Any, index: str, key: str, fields: list[str], since: floa
                 back = ask() if more else 0
                 wire.send(packer.pack(following), len(following))
             replies = wire.read(len(members))
-            yield [[m.decode(wire.encoding, wire.errors) for m in members] if decode else members,
-                   *_columns(replies, len(fields))]
+            yield [wire.text(members) if decode else members, *_columns(replies, len(fields))]
             members = following
         clean = True
     finally:

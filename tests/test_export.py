@@ -290,3 +290,15 @@ def test_survey_cells_with_commas_quotes_or_formulas_are_still_quoted_and_escape
     encode = json.JSONEncoder(ensure_ascii=False).encode
     assert lines.getvalue() == "".join(encode(row) + "\n" for row in dicts).encode()
     assert {row["agent"] for row in dicts} >= set(loud) and dicts[4]["disposition"] == "=x"
+
+
+def test_iso_times_across_a_change_right_when_the_cache_is_emptied(monkeypatch):
+    from zoneinfo import ZoneInfo
+    monkeypatch.setattr(IsoTimes, "KEPT", 4)
+    iso, zone = IsoTimes("America/New_York"), ZoneInfo("America/New_York")
+    change = int(datetime(2026, 3, 8, 7, 0, tzinfo=UTC).timestamp())
+    assert iso.seconds([change - 1]) == ["2026-03-08T01:59:59-05:00"]  # its quarter is known...
+    times = [change - 1] + [change + n * 900 for n in range(6)]  # ...then emptied to learn these
+    assert iso.seconds(times) == [datetime.fromtimestamp(t, zone).isoformat() for t in times]
+    far = [change - 10**6, change, change + 10**6]  # far apart: only their own quarters
+    assert iso.seconds(far) == [datetime.fromtimestamp(t, zone).isoformat() for t in far]
