@@ -199,6 +199,7 @@ class _Layouts:
         self.answers: dict[bytes | None, str] = {None: ""}  # stored answers met so far -> answer
         self.loud: set[bytes | None] = set()  # those of them whose answer some writer must check
         self.notes: dict[bytes | None, str] = {None: ""}  # stored transcriptions met so far -> text
+        self.quiet: dict[str, bool] = {}  # context facts met so far -> no writer needs to check it
 
     def _sources(self, layout: str) -> list[tuple[str, str, bool]]:
         """(hash field, column, is an answer) for each column a response of this layout fills."""
@@ -250,7 +251,8 @@ def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
     pick = _picker(list(map({r: n for n, r in enumerate(distinct)}.__getitem__, refs)))
     facts = zip(*(get(name, BLANK) for name in names), strict=True)  # type: ignore[arg-type]
     # a field whose few values need no quoting or escaping is marked so: the writers skip its checks
-    survey, kinds, queue, transfer, agent, lang, path = (Plain(pick(f)) if _plain_texts(f) else pick(f)
+    quiet = plan.quiet
+    survey, kinds, queue, transfer, agent, lang, path = (Plain(pick(f)) if _all_quiet(f, quiet) else pick(f)
                                                          for f in facts)
     answers = _answer_columns(kinds, page, plan)
     if answers is None:
@@ -362,7 +364,7 @@ def _answers(stored: list[bytes | None], known: dict[bytes | None, str], loud: s
         cells = list(map(known.__getitem__, stored))  # usually all met already
     except KeyError:
         missing = set(stored).difference(known)
-        if len(missing) > len(stored) // 2:  # mostly new (recording links): not worth keeping
+        if 2 * len(missing) > len(stored) - stored.count(None):  # mostly new (recording links)
             return [text(v).rpartition("@")[0] if v else "" for v in stored]
         if len(known) > ANSWERS_KEPT:
             known.clear()
@@ -385,7 +387,7 @@ def _texts(stored: list[bytes | None], known: dict[bytes | None, str],
         return list(map(known.__getitem__, stored))  # usually all met already
     except KeyError:
         missing = set(stored).difference(known)
-    if len(missing) > len(stored) // 2:  # mostly new: not worth keeping
+    if 2 * len(missing) > len(stored) - stored.count(None):  # mostly new: not worth keeping
         return [text(v) if v is not None else "" for v in stored]
     if len(known) > ANSWERS_KEPT:
         known.clear()
@@ -395,6 +397,18 @@ def _texts(stored: list[bytes | None], known: dict[bytes | None, str],
     for value in missing:
         known[value] = text(value)  # type: ignore[arg-type]
     return list(map(known.__getitem__, stored))
+
+
+def _all_quiet(texts: Sequence[str], quiet: dict[str, bool]) -> bool:
+    """True when no writer needs to check any of these texts; `quiet` holds the texts met so far."""
+    try:
+        return all(map(quiet.__getitem__, texts))
+    except KeyError:
+        if len(quiet) > ANSWERS_KEPT:
+            quiet.clear()
+        for text in texts:
+            quiet[text] = _plain_texts((text,))
+        return all(map(quiet.__getitem__, texts))
 
 
 def _plain_texts(texts: Sequence[str]) -> bool:
