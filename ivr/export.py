@@ -13,6 +13,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from itertools import chain
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from operator import add, itemgetter
 from typing import IO, Any
@@ -648,7 +649,7 @@ def write_csv(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None = 
             out.write(text.getvalue().encode())
         elif page[0]:
             lines = map(",".join, zip(*map(_csv_cells, page), strict=True))
-            out.write(("\r\n".join(lines) + "\r\n").encode())
+            out.write("\r\n".join(chain(lines, ("",))).encode())  # the page's lines, each ended
         count += len(page[0])
     return count
 
