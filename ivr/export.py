@@ -253,7 +253,7 @@ def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
     facts = zip(*(get(name, BLANK) for name in names), strict=True)  # type: ignore[arg-type]
     # a field whose few values need no quoting or escaping is marked so: the writers skip its checks
     quiet = plan.quiet
-    survey, kinds, queue, transfer, agent, lang, path = (Plain(pick(f)) if _all_quiet(f, quiet) else pick(f)
+    survey, kinds, queue, transfer, agent, lang, path = (pick(f, Plain) if _all_quiet(f, quiet) else pick(f)
                                                          for f in facts)
     answers = _answer_columns(kinds, page, plan)
     if answers is None:
@@ -304,18 +304,19 @@ class _States:
                 completed.append(int(done) if done else None)
                 updated.append(int(last) if last else None)
         pick = _picker(list(map(index.__getitem__, states)))
-        code, *times = [pick(part) for part in parts]
-        return [Plain(code) if self.quiet else code, *times]
+        names, *times = parts
+        return [pick(names, Plain if self.quiet else list), *map(pick, times)]
 
 
-def _picker(places: list[int]) -> Callable[[Sequence[Any]], list[Any]]:
-    """A function giving the items of a sequence at these places, as a list (in C)."""
+def _picker(places: list[int]) -> Callable[..., list[Any]]:
+    """A function giving the items of a sequence at these places, as a list or the list type given
+    second (in C)."""
     if len(places) == 1:
-        return lambda values: [values[places[0]]]
+        return lambda values, kind=list: kind([values[places[0]]])
     if not places:
-        return lambda values: []
+        return lambda values, kind=list: kind()
     get = itemgetter(*places)
-    return lambda values: list(get(values))
+    return lambda values, kind=list: kind(get(values))
 
 
 def _caller_hashes(stored: list[bytes | None], text: Callable[[bytes], str] = bytes.decode) -> list[str]:
