@@ -85,7 +85,7 @@ class _Wire:
         """Members decoded as the client decodes them (in one go when they can be joined)."""
         joined = b"\x00".join(members)
         if self.errors == "strict" and self.encoding.replace("-", "").lower() == "utf8" \
-                and b"\x00" not in joined[:0].join(members):
+                and joined.count(b"\x00") == len(members) - 1:  # no member holds a NUL
             try:
                 return joined.decode(self.encoding).split("\x00")
             except UnicodeDecodeError:
