@@ -12,9 +12,10 @@ import re
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from itertools import repeat
+from functools import partial
+from itertools import chain
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from operator import add, floordiv, itemgetter
+from operator import add, itemgetter
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -181,7 +182,8 @@ class _Layouts:
     `fields` are the hash fields to read, only the positions some column needs.
     """
 
-    def __init__(self, columns: list[str], layouts: list[str]):
+    def __init__(self, columns: list[str], layouts: list[str],
+                 text: Callable[[bytes], str] = bytes.decode):
         self.wanted = [(c, c.startswith(ANSWER), c.partition("_")[2]) for c in columns
                        if c.startswith((ANSWER, TRANSCRIPT))]
         needed: dict[str, None] = {}
@@ -193,8 +195,12 @@ class _Layouts:
         self.fields = ["c", "o", "s", "h", *answers, *notes]
         self.index = {f: i for i, f in enumerate(self.fields, 1)}  # page column 0: the call sid
         self.plans: dict[str, list[tuple[str, int, bool]] | None] = {}
-        self.states = _States()  # the stored states met so far, parsed
-        self.answers: dict[str, str] = {}  # stored answers met so far -> answer
+        self.text = text  # stored bytes -> text, as the client decodes
+        self.states = _States(text)  # the stored states met so far, parsed
+        self.answers: dict[bytes | None, str] = {None: ""}  # stored answers met so far -> answer
+        self.loud: set[bytes | None] = set()  # those of them whose answer some writer must check
+        self.notes: dict[bytes | None, str] = {None: ""}  # stored transcriptions met so far -> text
+        self.quiet: dict[str, bool] = {}  # context facts met so far -> no writer needs to check it
 
     def _sources(self, layout: str) -> list[tuple[str, str, bool]]:
         """(hash field, column, is an answer) for each column a response of this layout fills."""
@@ -215,8 +221,11 @@ class _Layouts:
 def _survey_pages(client: Any, start: float, end: float, filters: Filters, iso: IsoTimes,
                   columns: list[str], layouts: list[str]) -> Iterator[Columns]:
     """Survey rows a page at a time as columns, read field by field (no per-row dict)."""
-    plan = _Layouts(columns, layouts)
-    for page in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, plan.fields, start, end):
+    encoder = client.get_encoder()
+    plan = _Layouts(columns, layouts, partial(bytes.decode, encoding=encoder.encoding,
+                                              errors=encoder.encoding_errors))
+    # values as bytes: only the few distinct ones of most fields are decoded
+    for page in field_pages(client, SURVEYS_INDEX, SURVEY_KEY, plan.fields, start, end, raw=True):
         # deleted meanwhile, stored in contract names or of unforeseen questions: the slow way
         found = None if None in page[2] else _encoded_page(client, page, plan, iso, columns)
         page = found or _decoded_page(client, page[0], columns, iso)
@@ -237,21 +246,28 @@ def _encoded_page(client: Any, page: Columns, plan: _Layouts, iso: IsoTimes,
     None when the page holds a question list whose answers were not read."""
     sids, refs, offers, states, hashes = page[:5]
     distinct = dict.fromkeys(refs)
-    get = SurveyStore().contexts(client, distinct).get
+    names = [None if r is None else plan.text(r) for r in distinct]
+    get = SurveyStore().contexts(client, names).get
     # each field of the page's few contexts, picked for every row by C-level indexing
     pick = _picker(list(map({r: n for n, r in enumerate(distinct)}.__getitem__, refs)))
-    facts = zip(*(get(r, BLANK) for r in distinct), strict=True)
-    survey, kinds, queue, transfer, agent, lang, path = (pick(f) for f in facts)
+    facts = zip(*(get(name, BLANK) for name in names), strict=True)  # type: ignore[arg-type]
+    # a field whose few values need no quoting or escaping is marked so: the writers skip its checks
+    quiet = plan.quiet
+    survey, kinds, queue, transfer, agent, lang, path = (pick(f, Plain) if _all_quiet(f, quiet) else pick(f)
+                                                         for f in facts)
     answers = _answer_columns(kinds, page, plan)
     if answers is None:
         return None
     offers = list(map(int, offers))
     code, started, completed, updated = plan.states.columns(states)
+    completed_at = iso.plus(offers, completed)
+    # usually the last change is the completion: the same times, formatted once
+    updated_at = type(completed_at)(completed_at) if updated == completed else iso.plus(offers, updated)
     out = {"call_sid": sids, "survey": survey, "offered_at": iso.seconds(offers),
-           "started_at": iso.plus(offers, started), "completed_at": iso.plus(offers, completed),
-           "updated_at": iso.plus(offers, updated), "disposition": code,
+           "started_at": iso.plus(offers, started), "completed_at": completed_at,
+           "updated_at": updated_at, "disposition": code,
            "queue": queue, "transfer": transfer, "agent": agent, "lang": lang, "path": path,
-           "caller_hash": _caller_hashes(hashes), **answers}
+           "caller_hash": _caller_hashes(hashes, plan.text), **answers}
     return [out[c] for c in columns]
 
 
@@ -262,11 +278,13 @@ class _States:
 
     KEPT = 50_000
 
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}  # stored state -> its place in the parts
+    def __init__(self, text: Callable[[bytes], str] = bytes.decode) -> None:
+        self.text = text  # stored bytes -> text
+        self.index: dict[bytes, int] = {}  # stored state -> its place in the parts
         self.parts: list[list[Any]] = [[], [], [], []]  # dispositions; started, completed, updated
+        self.quiet = True  # no disposition needs checking by a writer: the column is Plain
 
-    def columns(self, states: list[str]) -> list[list[Any]]:
+    def columns(self, states: list[bytes]) -> list[list[Any]]:
         """The four parts of each state, as columns."""
         index, parts = self.index, self.parts
         missing = set(states).difference(index)
@@ -275,35 +293,39 @@ class _States:
                 index.clear()
                 for part in parts:
                     part.clear()
+                self.quiet = True
             names, started, completed, updated = parts
             for state in missing:
-                code, begun, done, last = str.split(state, ",")
+                code, begun, done, last = self.text(state).split(",")
                 index[state] = len(names)
-                names.append(NAMES.get(code, code))
+                names.append(name := NAMES.get(code, code))
+                self.quiet = self.quiet and _plain_texts((name,))
                 started.append(int(begun) if begun else None)
                 completed.append(int(done) if done else None)
                 updated.append(int(last) if last else None)
         pick = _picker(list(map(index.__getitem__, states)))
-        return [pick(part) for part in parts]
+        names, *times = parts
+        return [pick(names, Plain if self.quiet else list), *map(pick, times)]
 
 
-def _picker(places: list[int]) -> Callable[[Sequence[Any]], list[Any]]:
-    """A function giving the items of a sequence at these places, as a list (in C)."""
+def _picker(places: list[int]) -> Callable[..., list[Any]]:
+    """A function giving the items of a sequence at these places, as a list or the list type given
+    second (in C)."""
     if len(places) == 1:
-        return lambda values: [values[places[0]]]
+        return lambda values, kind=list: kind([values[places[0]]])
     if not places:
-        return lambda values: []
+        return lambda values, kind=list: kind()
     get = itemgetter(*places)
-    return lambda values: list(get(values))
+    return lambda values, kind=list: kind(get(values))
 
 
-def _caller_hashes(stored: list[str | None]) -> list[str]:
+def _caller_hashes(stored: list[bytes | None], text: Callable[[bytes], str] = bytes.decode) -> list[str]:
     """Caller hashes (16 hex digits) of stored values: a page of 64-bit integers in one go."""
     try:
         if stored:  # 16 hex digits a value: the bytes of big-endian signed 64-bit integers
             return Plain(struct.pack(f">{len(stored)}q", *map(int, stored)).hex(" ", 8).split(" "))  # type: ignore
     except (TypeError, ValueError, struct.error):  # empty, "~" + text, or out of range
-        return [unpack_hash(h) if h else "" for h in stored]
+        return [unpack_hash(text(h)) if h else "" for h in stored]
     return []
 
 
@@ -320,7 +342,8 @@ def _answer_columns(kinds: list[str], page: Columns, plan: _Layouts) -> dict[str
             source = page[at]
             if mine is not None:
                 source = [source[i] for i in mine]
-            cells = _answers(source, plan.answers) if is_answer else [v or "" for v in source]
+            cells = _answers(source, plan.answers, plan.loud, plan.text) if is_answer else \
+                _texts(source, plan.notes, plan.text)
             if mine is None:
                 out[column] = cells
             else:
@@ -334,19 +357,68 @@ FIRST = itemgetter(0)
 ANSWERS_KEPT = 50_000
 
 
-def _answers(stored: list[str | None], known: dict[str, str]) -> list[str]:
+def _answers(stored: list[bytes | None], known: dict[bytes | None, str], loud: set[bytes | None],
+             text: Callable[[bytes], str] = bytes.decode) -> list[str]:
     """The answers of stored "<value>@<asked>" cells ("" for a missing or skipped one); `known`
-    holds answers already split (the same few values asked at the same moments repeat)."""
-    if None in stored:
-        return [v.rpartition("@")[0] if v else "" for v in stored]
-    missing = set(stored).difference(known)
-    if len(missing) > len(stored) // 2:  # mostly new (recording links): not worth keeping
-        return list(map(FIRST, map(str.rpartition, stored, repeat("@"))))
+    holds answers already split (the same few values asked at the same moments repeat) and None,
+    `loud` those of them a writer must check; a column of only quiet ones is Plain."""
+    try:
+        cells = list(map(known.__getitem__, stored))  # usually all met already
+    except KeyError:
+        missing = set(stored).difference(known)
+        if 2 * len(missing) > len(stored) - stored.count(None):  # mostly new (recording links)
+            return [text(v).rpartition("@")[0] if v else "" for v in stored]
+        if len(known) > ANSWERS_KEPT:
+            known.clear()
+            loud.clear()
+            known[None] = ""
+            missing = set(stored)
+            missing.discard(None)
+        for value in missing:
+            answer = known[value] = text(value).rpartition("@")[0]  # type: ignore[arg-type]
+            if not _plain_texts((answer,)):
+                loud.add(value)
+        cells = list(map(known.__getitem__, stored))
+    return Plain(cells) if not loud or loud.isdisjoint(stored) else cells
+
+
+def _texts(stored: list[bytes | None], known: dict[bytes | None, str],
+           text: Callable[[bytes], str] = bytes.decode) -> list[str]:
+    """Stored texts decoded ("" for a missing one); `known` holds those met already, and None."""
+    try:
+        return list(map(known.__getitem__, stored))  # usually all met already
+    except KeyError:
+        missing = set(stored).difference(known)
+    if 2 * len(missing) > len(stored) - stored.count(None):  # mostly new: not worth keeping
+        return [text(v) if v is not None else "" for v in stored]
     if len(known) > ANSWERS_KEPT:
         known.clear()
+        known[None] = ""
         missing = set(stored)
-    known.update(zip(missing, map(FIRST, map(str.rpartition, missing, repeat("@"))), strict=True))
-    return list(map(known.get, stored))
+        missing.discard(None)
+    for value in missing:
+        known[value] = text(value)  # type: ignore[arg-type]
+    return list(map(known.__getitem__, stored))
+
+
+def _all_quiet(texts: Sequence[str], quiet: dict[str, bool]) -> bool:
+    """True when no writer needs to check any of these texts; `quiet` holds the texts met so far."""
+    try:
+        return all(map(quiet.__getitem__, texts))
+    except KeyError:
+        if len(quiet) > ANSWERS_KEPT:
+            quiet.clear()
+        for text in texts:
+            quiet[text] = _plain_texts((text,))
+        return all(map(quiet.__getitem__, texts))
+
+
+def _plain_texts(texts: Sequence[str]) -> bool:
+    """True when none of these texts needs quoting, escaping or neutralising in CSV or JSON Lines
+    (a few C-level searches over them joined, as the writers check a column)."""
+    joined = "\x00" + "\x00".join(texts)
+    return '"' not in joined and "," not in joined and "\\" not in joined and not RISKY_CELL(joined) \
+        and joined.replace("\x00", "").isprintable()
 
 
 def _decoded_page(client: Any, sids: list[str], columns: list[str], iso: IsoTimes) -> Columns:
@@ -399,17 +471,16 @@ def _voicemail_rows(client: Any, start: float, end: float, filters: Filters,
 
 
 class IsoTimes:
-    """Formats epoch seconds as ISO-8601 local time with offset, fast: for each quarter hour, the
-    `date T hh:mm:` of its minutes and the `ss+hh:mm` endings of its offset are cached."""
+    """Formats epoch seconds as ISO-8601 local time with offset, fast: the UTC offset of each quarter
+    hour and, by offset, the `date T hh:mm:` of each minute and the 60 `ss+hh:mm` endings are cached."""
 
-    KEPT = 5_000  # quarter hours (52 days: ~7 MB, and ~5 MB by minute) and days cached, at most
+    KEPT = 5_000  # quarter hours (52 days: ~7 MB of minute heads) and days cached, at most
 
     def __init__(self, tz: str):
         self.zone = ZoneInfo(tz)
-        self._quarters: dict[int, tuple[list[str], list[str], int] | None] = {}  # (heads, tails, offset)
-        # by UTC offset: (`date T hh:mm:` by minute of the known quarters, the 60 `ss+hh:mm` endings)
+        self._offsets: dict[int, int | None] = {}  # quarter hour -> UTC offset in s (None: has seconds)
+        # by UTC offset: (`date T hh:mm:` by UTC minute of the known quarters, the 60 `ss+hh:mm` endings)
         self._minutes: dict[int, tuple[dict[int, str], list[str]]] = {}
-        self._tails: dict[int, list[str]] = {}  # by offset in seconds
         self._days: dict[int, str] = {}
 
     def __call__(self, text: str) -> str:
@@ -449,28 +520,31 @@ class IsoTimes:
             known = [at for at in times if at is not None]
             found = iter(self._format(known, False)) if known else iter(())
             return Plain([next(found) if at is not None else "" for at in times])
-        if times and (done := self._in_one_offset(times)) is not None:
-            return done
-        quarters = self._quarters
-        if len(quarters) > self.KEPT:  # emptied before learning: then all these times are known
-            quarters.clear()
-            self._minutes.clear()
-        seen = set(map(floordiv, times, repeat(900)))
-        self._learn(seen.difference(quarters))
-        if None in map(quarters.__getitem__, seen):
+        if not times or (done := self._in_one_offset(times)) is not None:  # type: ignore[arg-type]
+            return done or Plain()
+        offsets = self._offsets
+        first, last = min(times) // 900, max(times) // 900  # type: ignore[type-var,operator]
+        # near one another (the usual): the quarters between them all, else theirs
+        seen = set(range(first, last + 1)) if last - first < 2 * len(times) else \
+            {at // 900 for at in times}  # type: ignore[operator]
+        if not offsets.keys() >= seen:
+            self._learn(seen)
+            if (done := self._in_one_offset(times)) is not None:  # type: ignore[arg-type]
+                return done
+        if None in map(offsets.__getitem__, seen):
             return [self._one(at) for at in times]  # a quarter of an offset with seconds
-        if times and (done := self._in_one_offset(times)) is not None:
-            return done
         # times on both sides of an offset change
-        return Plain([(q := quarters[at // 900])[0][at // 60 % 15] + q[1][at % 60] for at in times])  # type: ignore
+        minutes = self._minutes
+        return Plain([(m := minutes[offsets[at // 900]])[0][at // 60] + m[1][at % 60]  # type: ignore
+                      for at in times])
 
     def _in_one_offset(self, times: list[int]) -> Plain | None:
         """The times formatted when all are in known minutes of the first one's UTC offset (one
         lookup a time), else None."""
-        found = self._quarters.get(times[0] // 900)
-        if not found:
+        offset = self._offsets.get(times[0] // 900)
+        if offset is None:
             return None
-        heads, ends = self._minutes[found[2]]
+        heads, ends = self._minutes[offset]
         try:
             return Plain([heads[at // 60] + ends[at % 60] for at in times])
         except KeyError:
@@ -481,41 +555,50 @@ class IsoTimes:
         if at is None:
             return ""
         quarter = at // 900
-        if quarter not in self._quarters:
+        if quarter not in self._offsets:
             self._learn({quarter})
-        found = self._quarters[quarter]
-        if found is None:  # an offset with seconds (local mean time, before 1900 or so)
+        offset = self._offsets[quarter]
+        if offset is None:  # an offset with seconds (local mean time, before 1900 or so)
             return datetime.fromtimestamp(at, UTC).astimezone(self.zone).isoformat()
-        return found[0][at // 60 % 15] + found[1][at % 60]
+        heads, ends = self._minutes[offset]
+        return heads[at // 60] + ends[at % 60]
 
     def _learn(self, quarters: set[int]) -> None:
-        """Cache these quarter hours and, by UTC offset, their minutes."""
-        known, by_offset = self._quarters, self._minutes
-        for quarter in quarters:
-            found = known[quarter] = self._quarter(quarter)
-            if found is not None:
-                heads, tails, offset = found
-                first = quarter * 15
-                by_offset.setdefault(offset, ({}, tails))[0].update(
-                    zip(range(first, first + 15), heads, strict=True))
+        """Cache the offsets of these quarter hours and the heads of their minutes (a run of quarters
+        in one offset a day at a time); afterwards all of them are known."""
+        offsets, minutes, zone = self._offsets, self._minutes, self.zone
+        if len(offsets) + len(quarters) > self.KEPT:  # emptied first: then all these are known
+            offsets.clear()
+            minutes.clear()
+        quarters = quarters.difference(offsets)
+        runs: list[list[int]] = []  # [first quarter, end quarter, offset] of consecutive quarters
+        for quarter in sorted(quarters):
+            found = datetime.fromtimestamp(quarter * 900, zone).utcoffset() or timedelta()
+            seconds = found.days * 86400 + found.seconds
+            offset = offsets[quarter] = None if seconds % 60 else seconds
+            if offset is None:
+                continue
+            if runs and runs[-1][1] == quarter and runs[-1][2] == offset:
+                runs[-1][1] += 1
+            else:
+                runs.append([quarter, quarter + 1, offset])
+        for first, end, offset in runs:
+            self._heads(first * 15, end * 15, offset)
 
-    def _quarter(self, quarter: int) -> tuple[list[str], list[str], int] | None:
-        """The `date T hh:mm:` of the 15 minutes of a quarter hour, the 60 `ss+hh:mm` endings and
-        the offset in seconds (None for an offset with seconds)."""
-        offset = datetime.fromtimestamp(quarter * 900, self.zone).utcoffset() or timedelta()
-        seconds = offset.days * 86400 + offset.seconds
-        if seconds % 60:
-            return None
-        tails = self._tails.get(seconds)
-        if tails is None:
-            suffix = f"{'-' if seconds < 0 else '+'}{abs(seconds) // 3600:02d}:{abs(seconds) // 60 % 60:02d}"
-            tails = self._tails[seconds] = [s + suffix for s in SECONDS]
-        day, clock = divmod(quarter * 15 + seconds // 60, 1440)
-        if clock + 15 <= 1440:
+    def _heads(self, first: int, stop: int, offset: int) -> None:
+        """Cache the `date T hh:mm:` of UTC minutes [first, stop), all in this UTC offset."""
+        found = self._minutes.get(offset)
+        if found is None:
+            suffix = f"{'-' if offset < 0 else '+'}{abs(offset) // 3600:02d}:{abs(offset) // 60 % 60:02d}"
+            found = self._minutes[offset] = ({}, [s + suffix for s in SECONDS])
+        heads, shift = found[0], offset // 60
+        while first < stop:
+            day, clock = divmod(first + shift, 1440)
+            count = min(stop - first, 1440 - clock)
             date_t = self._days.get(day) or self._day(day)
-            return [date_t + hhmm for hhmm in CLOCK[clock:clock + 15]], tails, seconds
-        return [(self._days.get(d) or self._day(d)) + CLOCK[c] for d, c in
-                (divmod(quarter * 15 + seconds // 60 + m, 1440) for m in range(15))], tails, seconds
+            heads.update(zip(range(first, first + count), [date_t + hhmm for hhmm in CLOCK[clock:clock + count]],
+                             strict=True))
+            first += count
 
     def _day(self, day: int) -> str:
         """`2026-03-08T` for a day counted from 1970-01-01."""
@@ -567,7 +650,7 @@ def write_csv(rows: Iterable[dict], out: IO[bytes], columns: list[str] | None = 
             out.write(text.getvalue().encode())
         elif page[0]:
             lines = map(",".join, zip(*map(_csv_cells, page), strict=True))
-            out.write(("\r\n".join(lines) + "\r\n").encode())
+            out.write("\r\n".join(chain(lines, ("",))).encode())  # the page's lines, each ended
         count += len(page[0])
     return count
 
@@ -582,8 +665,13 @@ def _csv_cells(column: list[Any]) -> list[str]:
         column = ["" if v is None else str(v) for v in column]
         joined = "\x00" + "\x00".join(column)
     if '"' in joined or "," in joined or "\n" in joined or "\r" in joined or RISKY_CELL(joined):
-        return [_csv_cell(v) if v and (v[0] in FORMULA_STARTS or '"' in v or "," in v or "\n" in v
-                                       or "\r" in v) else v for v in column]
+        distinct = dict.fromkeys(column)
+        if len(distinct) * 4 > len(column):
+            return [_csv_cell(v) if v and (v[0] in FORMULA_STARTS or '"' in v or "," in v or "\n" in v
+                                           or "\r" in v) else v for v in column]
+        for v in distinct:  # few values, repeated: each one handled once
+            distinct[v] = _csv_cell(v) if v else v
+        return list(map(distinct.__getitem__, column))
     return column
 
 

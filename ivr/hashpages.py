@@ -4,11 +4,13 @@
 for each), and redis-py costs tens of microseconds a command to parse replies one by one. So a
 page is one ZRANGE by rank and one HMGET per member (one key lookup each), packed here by string
 joins and read by a hiredis reader on a connection taken from the client's pool; the next page
-is asked for before this one is handed on, so Redis reads it on the other core meanwhile.
+is asked for before this one is read, so Redis reads it on the other core while this one is
+parsed and handed on.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,14 +28,17 @@ Ranks = Callable[..., tuple[int, int]]  # (client, index, since, until, after=No
 class _Wire:
     """A pool connection used raw: packed commands sent as they are, replies read by our reader."""
 
-    def __init__(self, client: Any):
+    def __init__(self, client: Any, raw: bool = False):
         self.pool = client.connection_pool
         self.conn = self.pool.get_connection()
         self.sock = self.conn._sock
-        self.reader = reply_reader(self.conn)
+        self.reader = reply_reader(self.conn, decode=not raw)  # raw: bulk strings stay bytes
         self.encoding = self.conn.encoder.encoding
+        self.errors = self.conn.encoder.encoding_errors
+        self.decodes = bool(self.conn.encoder.decode_responses)
         self.buffer = bytearray(READ_SIZE)
         self.owed = 0  # replies asked for and not read yet
+        self.early: list[Any] = []  # replies read before they were asked for by `read`
 
     def send(self, data: bytes, replies: int) -> None:
         """Send packed commands that will give `replies` replies."""
@@ -47,17 +52,20 @@ class _Wire:
 
     def read(self, count: int) -> list[Any]:
         """The next `count` replies (error replies as exception objects, not raised)."""
-        out: list[Any] = []
+        out, self.early = self.early, []
         gets = self.reader.gets
         while True:
             out.extend(iter(gets, NOT_ENOUGH_DATA))
-            if PUSH and any(isinstance(reply, PUSH) for reply in out):
-                out = [reply for reply in out if not isinstance(reply, PUSH)]  # answer no command
             if len(out) >= count:
-                break
+                if PUSH and PUSH in set(map(type, out)):  # one C-level pass over the types
+                    out = [reply for reply in out if type(reply) is not PUSH]  # answer no command
+                if len(out) >= count:
+                    break
             self._fill()
         if len(out) > count:
-            raise RedisConnectionError("Redis sent more replies than were asked for")
+            if len(out) > self.owed:
+                raise RedisConnectionError("Redis sent more replies than were asked for")
+            out, self.early = out[:count], out[count:]  # replies to later commands, kept
         self.owed -= count
         return out
 
@@ -72,6 +80,22 @@ class _Wire:
         if not size:
             raise RedisConnectionError("Connection closed by server.")
         self.reader.feed(self.buffer, 0, size)
+
+    def text(self, members: list[bytes]) -> list[str]:
+        """Members decoded as the client decodes them (in one go when they can be joined)."""
+        joined = b"\x00".join(members)
+        if self.errors == "strict" and self.encoding.replace("-", "").lower() == "utf8" \
+                and joined.count(b"\x00") == len(members) - 1:  # no member holds a NUL
+            try:
+                return joined.decode(self.encoding).split("\x00")
+            except UnicodeDecodeError:
+                pass  # raised again below for the member at fault
+        return [m.decode(self.encoding, self.errors) for m in members]
+
+    def unread(self, replies: list[Any]) -> None:
+        """Put replies back, to be read again before any other."""
+        self.early[:0] = replies
+        self.owed += len(replies)
 
     def release(self, clean: bool) -> None:
         """Give the connection back, closed first unless every reply was read."""
@@ -91,9 +115,11 @@ class _Packer:
         self.fields = fields
         self.key_bytes = len(self.prefix.encode(encoding)) + len(self.suffix.encode(encoding))
 
-    def pack(self, members: list[str]) -> bytes:
+    def pack(self, members: list[str] | list[bytes]) -> bytes:
         """One HMGET per member, as bytes."""
         lengths = set(map(len, members))
+        if members and type(members[0]) is bytes:
+            return self.pack_bytes(members, lengths)  # type: ignore[arg-type]
         joined = "".join(members)
         if len(lengths) == 1 and joined.isascii():  # one join for the page (sids share a length)
             size = self.key_bytes + lengths.pop()
@@ -103,18 +129,29 @@ class _Packer:
         key = self.prefix + "%s" + self.suffix
         return b"".join([hiredis.pack_command(("HMGET", key % m, *self.fields)) for m in members])
 
+    def pack_bytes(self, members: list[bytes], lengths: set[int]) -> bytes:
+        """One HMGET per member given as bytes, as bytes."""
+        prefix, suffix = self.prefix.encode(self.encoding), self.suffix.encode(self.encoding)
+        if len(lengths) == 1:  # one join for the page (sids share a length)
+            start = f"{self.head}${self.key_bytes + lengths.pop()}\r\n".encode(self.encoding) + prefix
+            end = suffix + f"\r\n{self.tail}".encode(self.encoding)
+            return start + (end + start).join(members) + end
+        return b"".join([hiredis.pack_command(("HMGET", prefix + m + suffix, *self.fields)) for m in members])
+
 
 def hash_pages(client: Any, index: str, key: str, fields: list[str], since: float, until: float,
-               size: int, ranks: Ranks) -> Iterator[Columns]:
-    """Pages of columns [members, field 1, ...] for index members scored in [since, until), in order.
+               size: int, ranks: Ranks, raw: bool = False) -> Iterator[Columns]:
+    """Pages of columns [members, field 1, ...] for index members scored in [since, until), in order
+    (with `raw`, field values are bytes: decoding a value costs more than reading it).
 
     A page starts by re-reading the last member of the page before, to notice entries added or
     removed before it meanwhile (then the place is found again by rank with `ranks`).
     """
-    wire, clean = _Wire(client), False
+    wire, clean = _Wire(client, raw), False
     packer = _Packer(key, fields, wire.encoding)
     offset = end = 0
-    last: str | None = None
+    last: str | bytes | None = None
+    decode = raw and wire.decodes  # members as the client gives them
 
     def ask() -> int:
         """Send the ZRANGE of the next page; 1 when it re-reads the last member before it."""
@@ -131,12 +168,15 @@ def hash_pages(client: Any, index: str, key: str, fields: list[str], since: floa
             if isinstance(reply, Exception):
                 raise reply
             if back and (not reply or reply[0] != last):  # ranks shifted: find the place again
+                held = wire.read(wire.owed)  # the page before's replies, sent after this ZRANGE
                 offset, end = ranks(client, index, since, until, after=last)
                 last = None
                 if offset >= end:
+                    wire.unread(held)
                     return []
                 back = ask()
                 reply = wire.read(1)[0]
+                wire.unread(held)
                 continue
             members = reply[back:]
             if members:
@@ -149,19 +189,53 @@ def hash_pages(client: Any, index: str, key: str, fields: list[str], since: floa
         if offset < end:
             back = ask()
             members = settle(wire.read(1)[0], back)
+        # The next page's ZRANGE is sent before this page's HMGETs, so its members are known (and
+        # their HMGETs sent) before this page's replies are read: Redis reads the next page while
+        # this one is parsed and handed on.
+        more = offset < end
         if members:
-            more = offset < end
-            wire.send(packer.pack(members), len(members))
             back = ask() if more else 0
+            wire.send(packer.pack(members), len(members))
         while members:
-            replies = wire.read(len(members) + more)
-            following = settle(replies.pop(), back) if more else []
-            if following:  # asked for before this page is handed on: Redis reads it meanwhile
-                wire.send(packer.pack(following), len(following))
+            following = settle(wire.read(1)[0], back) if more else []
+            if following:
                 more = offset < end
                 back = ask() if more else 0
-            yield [members, *_columns(replies, len(fields))]
+                wire.send(packer.pack(following), len(following))
+            replies = wire.read(len(members))
+            yield [wire.text(members) if decode else members, *_columns(replies, len(fields))]
             members = following
+        clean = True
+    finally:
+        wire.release(clean)
+
+
+def sort_pages(client: Any, index: str, gets: list[str], first: int, end: int, size: int,
+               ahead: int = 4) -> Iterator[tuple[int, list[Any]]]:
+    """(first rank, flat reply) of `SORT index BY nosort LIMIT rank size GET pattern...` for the rank
+    pages of [first, end), in order, with `ahead` pages asked for before the one handed on."""
+    wire, clean = _Wire(client), False
+    tail = [word for pattern in gets for word in ("GET", pattern)]
+    starts = iter(range(first, end, size))
+    asked: deque[int] = deque()
+
+    def ask() -> None:
+        """Send the SORT of the next page, if any."""
+        start = next(starts, None)
+        if start is not None:
+            wire.send(hiredis.pack_command(("SORT", index, "BY", "nosort", "LIMIT", start,
+                                            min(size, end - start), *tail)), 1)
+            asked.append(start)
+
+    try:
+        for _ in range(ahead):
+            ask()
+        while asked:
+            reply = wire.read(1)[0]
+            if isinstance(reply, Exception):
+                raise reply
+            ask()  # keep Redis `ahead` pages busy while this one is handed on
+            yield asked.popleft(), reply
         clean = True
     finally:
         wire.release(clean)

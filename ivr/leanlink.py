@@ -41,15 +41,15 @@ _UNKNOWN = object()
 PUSH = getattr(hiredis, "PushNotification", ())
 
 
-def reply_reader(conn: Any) -> hiredis.Reader:
-    """A hiredis reader decoding replies as `conn` does, error replies as redis-py's exceptions;
-    `gets()` gives NOT_ENOUGH_DATA when it needs more bytes."""
+def reply_reader(conn: Any, decode: bool = True) -> hiredis.Reader:
+    """A hiredis reader decoding replies as `conn` does (bytes throughout unless `decode`), error
+    replies as redis-py's exceptions; `gets()` gives NOT_ENOUGH_DATA when it needs more bytes."""
     encoder = conn.encoder
     options: dict[str, Any] = {"protocolError": InvalidResponse,
                                "replyError": BaseParser.parse_error,
                                "errors": encoder.encoding_errors,
                                "notEnoughData": NOT_ENOUGH_DATA}
-    if encoder.decode_responses:
+    if encoder.decode_responses and decode:
         options["encoding"] = encoder.encoding
     return hiredis.Reader(**options)
 

@@ -10,7 +10,7 @@ from typing import Any
 from redis.cluster import RedisCluster
 
 from ivr.calls import CallStore
-from ivr.hashpages import hash_pages
+from ivr.hashpages import hash_pages, sort_pages
 from ivr.surveys import SurveyStore
 
 CALLS_INDEX = CallStore.BY_TIME
@@ -132,16 +132,21 @@ def _page(client: Any, index: str, low: str, high: str, count: int, keys: tuple[
 
 
 def field_pages(client: Any, index: str, key: str, fields: list[str], since: float, until: float,
-                size: int = BATCH) -> Iterator[Columns]:
+                size: int = BATCH, raw: bool = False) -> Iterator[Columns]:
     """Pages of columns [members, field 1, ...] for index members scored in [since, until), in order.
 
-    `key` is a hash key template with %s for the member; a missing field or hash reads as None.
-    Only the named fields travel; on a single server Redis already reads the next page while the
-    caller works on this one (see ivr.hashpages).
+    `key` is a hash key template with %s for the member; a missing field or hash reads as None;
+    with `raw`, field values are bytes. Only the named fields travel; on a single server Redis
+    already reads the next page while the caller works on this one (see ivr.hashpages).
     """
     if isinstance(client, RedisCluster):
-        return _cluster_fields(client, index, key, fields, since, until, size)
-    return hash_pages(client, index, key, fields, since, until, size, _ranks)
+        pages = _cluster_fields(client, index, key, fields, since, until, size)
+        if raw:
+            encoder = client.get_encoder()
+            return ([page[0], *([v.encode(encoder.encoding, encoder.encoding_errors) if isinstance(v, str)
+                                 else v for v in column] for column in page[1:])] for page in pages)
+        return pages
+    return hash_pages(client, index, key, fields, since, until, size, _ranks, raw)
 
 
 def field_values(client: Any, index: str, key: str, fields: list[str], since: float, until: float,
@@ -165,21 +170,16 @@ def field_values(client: Any, index: str, key: str, fields: list[str], since: fl
         return ["SORT", index, "BY", "nosort", "LIMIT", start, min(size, end - start),
                 *(x for f in names for x in ("GET", f"{pattern}->{f}"))]
 
-    pipe = client.pipeline(transaction=False)
-    while offset < end:
-        starts = range(offset, min(end, offset + 4 * size), size)  # a few pages a round trip
-        for start in starts:
-            pipe.execute_command(*sort(start, fields))
-        offset += 4 * size
-        for start, flat in zip(starts, pipe.execute(), strict=True):
-            page = [flat[i::len(fields)] for i in range(len(fields))]
-            if then and None in page[0]:
-                flat = client.execute_command(*sort(start, fields + then))
-                page = [flat[i::len(fields) + len(then)] for i in range(len(fields) + len(then))]
-            elif then:
-                page += [[None] * len(page[0]) for _ in then]
-            if page[0]:
-                yield page
+    # a few pages asked for ahead on a raw connection: Redis never waits for this side
+    for start, flat in sort_pages(client, index, [f"{pattern}->{f}" for f in fields], offset, end, size):
+        page = [flat[i::len(fields)] for i in range(len(fields))]
+        if then and None in page[0]:
+            flat = client.execute_command(*sort(start, fields + then))
+            page = [flat[i::len(fields) + len(then)] for i in range(len(fields) + len(then))]
+        elif then:
+            page += [[None] * len(page[0]) for _ in then]
+        if page[0]:
+            yield page
 
 
 def _ranks(client: Any, index: str, since: float, until: float, after: str | None = None

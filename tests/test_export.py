@@ -266,3 +266,39 @@ def test_iso_times_stay_right_when_their_caches_are_emptied(monkeypatch):
         assert iso.seconds(times) == [datetime.fromtimestamp(t, zone).isoformat() for t in times]
         assert iso.after(times, ["7"] * 30) == \
             [datetime.fromtimestamp(t + 7, zone).isoformat() for t in times]
+
+
+def test_survey_cells_with_commas_quotes_or_formulas_are_still_quoted_and_escaped(redis_client):
+    loud = ['Smith, J', 'say "hi"', "=cmd|' /C calc'!A0", "back\\slash", "tab\there", "-main", "@x"]
+    for n in range(30):  # plain and loud values on one page, several times each
+        value = loud[n % len(loud)] if n % 3 == 0 else f"agent{n % 4}"
+        put_survey(redis_client, f"CA{n:03d}", T + n, "completed", {"csat": str(n % 5 + 1)},
+                   agent=value, queue=value if n % 2 else "billing", path=value, lang="en")
+    redis_client.hset("ivr:survey:{CA004}", "s", "=x,1,2,3")  # a disposition code of its own
+    stream = rows(redis_client, "surveys", *DAY)
+    columns = stream.columns
+    dicts = list(rows(redis_client, "surveys", *DAY))
+    out = io.BytesIO()
+    assert write_csv(rows(redis_client, "surveys", *DAY), out) == 30
+    expected = io.StringIO()
+    writer = csv.writer(expected)
+    writer.writerow(columns)
+    writer.writerows([neutralise(row[c]) for c in columns] for row in dicts)
+    assert out.getvalue() == expected.getvalue().encode()
+    lines = io.BytesIO()
+    write_jsonl(rows(redis_client, "surveys", *DAY), lines)
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    assert lines.getvalue() == "".join(encode(row) + "\n" for row in dicts).encode()
+    assert {row["agent"] for row in dicts} >= set(loud) and dicts[4]["disposition"] == "=x"
+
+
+def test_iso_times_across_a_change_right_when_the_cache_is_emptied(monkeypatch):
+    from zoneinfo import ZoneInfo
+    monkeypatch.setattr(IsoTimes, "KEPT", 4)
+    iso, zone = IsoTimes("America/New_York"), ZoneInfo("America/New_York")
+    change = int(datetime(2026, 3, 8, 7, 0, tzinfo=UTC).timestamp())
+    assert iso.seconds([change - 1]) == ["2026-03-08T01:59:59-05:00"]  # its quarter is known...
+    times = [change - 1] + [change + n * 900 for n in range(6)]  # ...then emptied to learn these
+    assert iso.seconds(times) == [datetime.fromtimestamp(t, zone).isoformat() for t in times]
+    far = [change - 10**6, change, change + 10**6]  # far apart: only their own quarters
+    assert iso.seconds(far) == [datetime.fromtimestamp(t, zone).isoformat() for t in far]
