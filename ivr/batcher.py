@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ivr.journal import Journal
-from ivr.writer import Command, WriteError, Writer
+from ivr.writer import Command, Writer
 
 log = logging.getLogger("ivr.batcher")
 T = TypeVar("T")
@@ -95,19 +95,17 @@ class Batcher:
             return 0
 
     def _send(self, commands: list[Command], send: Callable[[list[Command]], Any]) -> Any:
-        """`send` the waiting events followed by `commands`, then drop their journal segment
-        (the writer has put them in Redis or in its spool)."""
+        """`send` the waiting events followed by `commands`, then empty their journal segment:
+        the writer has put them in Redis or in its spool, or Redis rejected them (a replay would
+        not help), or a bug raised (a replay would raise again)."""
         with self._lock:
             batch, self._pending = self._pending, []
             segment = self.journal.rotate() if self.journal is not None else None
         try:
-            result = send(batch + commands)
-        except WriteError:  # Redis rejected a command; the rest is written, a replay would not help
-            Journal.settle(segment)
-            raise
-        # any other exception is a bug: the segment stays, to be replayed once it is stale
-        Journal.settle(segment)
-        return result
+            return send(batch + commands)
+        finally:
+            if segment is not None:
+                self.journal.settle(segment)
 
     def _run(self) -> None:
         self.recover()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import shutil
 import subprocess
@@ -13,7 +13,7 @@ from pathlib import Path
 from phone import TOKEN, Phone
 
 from ivr.calls import CallStore
-from ivr.journal import Journal
+from ivr.journal import LENGTH, Journal, batches_in
 from ivr.spool import Spool
 from ivr.writer import Command, Writer
 
@@ -36,8 +36,14 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 
 def segments(folder: Path) -> list[Path]:
-    """The journal segments in a data folder."""
-    return sorted((folder / "journal").glob("events-*.jsonl"))
+    """The journal segments holding events in a data folder (settled ones are emptied for reuse)."""
+    return sorted(p for p in (folder / "journal").glob("events-*.journal") if p.stat().st_size)
+
+
+def record(batch: list[Command]) -> bytes:
+    """One journal record, as `Journal.append` writes it."""
+    data = marshal.dumps(tuple(map(tuple, batch)))
+    return LENGTH.pack(len(data)) + data
 
 
 def eventually(check, seconds: float = 15.0):
@@ -57,12 +63,17 @@ def test_events_wait_in_the_journal_until_their_batch_is_written(make_app, tmp_p
     calls = CallStore()
     assert calls.path(redis_client, phone.sid) == ["menu language"]
     [segment] = segments(tmp_path / "data")
-    lines = [json.loads(line) for line in segment.read_text().splitlines()]
-    assert [[c[0] for c in batch] for batch in lines] == [["SCRIPT"], ["SCRIPT"]]
-    assert app.extensions["ivr"].events.flush() is True
-    assert not segment.exists()
+    assert [[c.op for c in batch] for batch in batches_in(segment)] == [["SCRIPT"], ["SCRIPT"]]
+    events = app.extensions["ivr"].events
+    assert events.flush() is True
+    assert segment.stat().st_size == 0 and not segments(tmp_path / "data")
     assert calls.path(redis_client, phone.sid) == [
         "menu language", "key 1 | language en-US | menu main", "key 2 | menu support"]
+    for keys in ("*", "3", "*"):  # more windows: the emptied segment is used again, no new file
+        phone.press(keys)
+        assert segments(tmp_path / "data") == [segment]
+        events.flush()
+    assert list((tmp_path / "data" / "journal").iterdir()) == [segment]
 
 
 def test_a_worker_killed_outright_loses_no_event(make_app, tmp_path, redis_url, menus_dir, redis_client):
@@ -92,10 +103,10 @@ def test_recovery_skips_a_torn_line_and_replays_the_rest(tmp_path, redis_client,
     from ivr.redisconn import connect
 
     journal, calls = Journal(tmp_path / "journal"), CallStore()
-    lines = [json.dumps(calls.step("CAtorn", 1, ("menu main",))),
-             json.dumps(calls.step("CAtorn", 2, ("menu support",), {"last_menu": "main"})),
-             '[["HSET","ivr:call:{CAtorn}:path",["3","menu bil']  # the process died mid-write
-    (tmp_path / "journal" / f"events-{NOBODY}-1.jsonl").write_text("\n".join(lines))
+    torn = record(calls.step("CAtorn", 3, ("menu billing",)))[:-5]  # the disk filled up mid-write
+    (tmp_path / "journal" / f"events-{NOBODY}-1.journal").write_bytes(
+        record(calls.step("CAtorn", 1, ("menu main",)))
+        + record(calls.step("CAtorn", 2, ("menu support",), {"last_menu": "main"})) + torn)
     writer = Writer(connect(redis_url), Spool(tmp_path / "spool"))
     assert journal.recover(writer.write) == 2
     assert calls.path(redis_client, "CAtorn") == ["menu main", "menu support"]
@@ -105,13 +116,16 @@ def test_recovery_skips_a_torn_line_and_replays_the_rest(tmp_path, redis_client,
 
 def test_only_segments_no_running_process_will_settle_are_orphans(tmp_path):
     journal = Journal(tmp_path)
-    dead = tmp_path / f"events-{NOBODY}-1.jsonl"
-    live = tmp_path / f"events-{os.getppid()}-1.jsonl"  # our parent runs: it will settle its own
-    stale = tmp_path / f"events-{os.getppid()}-2.jsonl"
-    ours = tmp_path / f"events-{os.getpid()}-9.jsonl"
+    dead = tmp_path / f"events-{NOBODY}-1.journal"
+    live = tmp_path / f"events-{os.getppid()}-1.journal"  # our parent runs: it will settle its own
+    stale = tmp_path / f"events-{os.getppid()}-2.journal"  # events an hour old: its pid was reused
+    idle = tmp_path / f"events-{os.getppid()}-3.journal"  # emptied an hour ago, kept for reuse
+    ours = tmp_path / f"events-{os.getpid()}-9.journal"
     for path in (dead, live, stale, ours):
-        path.write_text("[]\n")
-    os.utime(stale, (time.time() - 3600, time.time() - 3600))  # untouched for an hour
+        path.write_bytes(record([Command("HSET", "k", ("f", "v"))]))
+    idle.write_bytes(b"")
+    for path in (stale, idle):
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
     assert journal.orphans() == [stale, dead]  # oldest first
 
 
@@ -151,14 +165,25 @@ def test_a_new_callers_incoming_call_costs_no_round_trip_when_batched(make_app, 
     assert redis_client.zscore(CallStore.BY_TIME, phone.sid) is not None
 
 
-def test_a_command_sequence_survives_the_journals_json(tmp_path):
+def test_commands_come_back_from_the_journal_as_they_went_in(tmp_path):
     journal = Journal(tmp_path)
     batch = [Command.script("call_step", "ivr:call:{CA1}", ("ivr:call:{CA1}:path",), ("1", "x", 60)),
              Command("HSET", "ivr:call:{CA1}", ("lang", "es-US"))]
     journal.append(batch)
     segment = journal.rotate()
-    (tmp_path / f"events-{NOBODY}-1.jsonl").write_bytes(segment.read_bytes())
+    (tmp_path / f"events-{NOBODY}-1.journal").write_bytes(segment.path.read_bytes())
     journal.settle(segment)
     replayed: list = []
     assert journal.recover(lambda commands: replayed.append(commands) or True) == 1
     assert replayed == [batch]
+
+
+def test_a_segment_taken_over_while_in_use_is_not_used_again(tmp_path):
+    journal = Journal(tmp_path)
+    journal.append([Command("HSET", "k", ("f", "v"))])
+    segment = journal.rotate()
+    segment.path.unlink()  # recovered by another process (its owner looked dead or stale)
+    journal.settle(segment)
+    journal.append([Command("HSET", "k", ("f", "w"))])
+    assert journal.rotate().path != segment.path
+    assert [p.name for p in tmp_path.iterdir()] == [f"events-{os.getpid()}-1.journal"]
