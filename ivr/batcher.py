@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,7 +35,7 @@ class Batcher:
         self._pending: list[Command] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread_pid = 0  # the process whose events thread runs (it never ends)
         self._recovered_at = 0.0
         if self.window > 0:
             atexit.register(self.flush)
@@ -56,11 +57,12 @@ class Batcher:
             else:
                 journalled = True
                 self._pending.extend(commands)
-                if self._thread is None or not self._thread.is_alive():
-                    self._thread = threading.Thread(target=self._run, name="ivr-events", daemon=True)
-                    self._thread.start()
+                if self._thread_pid != os.getpid():  # first batch of this process (or forked child)
+                    self._thread_pid = os.getpid()
+                    threading.Thread(target=self._run, name="ivr-events", daemon=True).start()
         if journalled:
-            self._wake.set()
+            if not self._wake.is_set():  # set() takes a lock and notifies: only when needed
+                self._wake.set()
         else:
             self.write(commands)
 
@@ -108,17 +110,17 @@ class Batcher:
                 self.journal.settle(segment)
 
     def _run(self) -> None:
+        """Write the waiting events once per window, and look for orphaned journals now and then."""
         self.recover()
         while True:
-            if not self._wake.wait(RECOVER_EVERY):
-                self.recover()
-                continue
-            time.sleep(self.window)
-            self._wake.clear()
             try:
+                if not self._wake.wait(RECOVER_EVERY):
+                    self.recover()
+                    continue
+                time.sleep(self.window)
+                self._wake.clear()
                 self.flush()
             except Exception:  # a bug in a command: logged, the thread keeps serving later batches
                 log.exception("writing a batch of call events failed")
             if time.monotonic() - self._recovered_at > RECOVER_EVERY:
                 self.recover()
-
