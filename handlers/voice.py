@@ -71,11 +71,11 @@ def incoming_twiml(rt: Runtime, hook: Webhook) -> str:
               "lang": step.lang, "direction": hook.form.get("Direction", "inbound")}
     commands = rt.calls.started(who.sid, now(), fields) + rt.calls.step(who.sid, 0, step.trail) \
         + route_commands(rt, step, who)
-    if step.route is not None:  # a route straight away (closed line...): written at once
-        rt.events.write(commands)
-        return step_twiml(rt, step, ms)
     if not (who.hash and ms.line.returning and hours > 0):
-        rt.events.defer(commands)  # batched and journalled when IVR_EVENT_BATCH_MS is set
+        if step.route is None:
+            rt.events.defer(commands)  # batched and journalled (IVR_EVENT_BATCH_MS)
+        else:  # a route straight away (a closed line...): written at once
+            rt.events.write(commands)
         return step_twiml(rt, step, ms)
     # One round trip: read what we remember of the caller while recording the call's start
     # (and the events waiting for the next batch).

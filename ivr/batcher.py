@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ivr.journal import Journal
-from ivr.writer import Command, Writer
+from ivr.writer import Command, WriteError, Writer
 
 log = logging.getLogger("ivr.batcher")
 T = TypeVar("T")
@@ -23,9 +23,9 @@ class Batcher:
     """Collects idempotent call events and writes them in one pipeline per window (0: at once).
 
     Menu paths and call starts go through here; routes, survey answers and voicemail are written
-    at once by the Writer (and take the waiting events with them). Each deferred batch is first
-    appended to the process's `Journal`, so a worker killed outright loses nothing: another
-    process replays what it left. A batch waiting in memory is also written at exit.
+    at once (and take the events still waiting with them). Each deferred batch is first appended
+    to the process's `Journal`, so a worker killed outright loses nothing: another process
+    replays what it left. A batch waiting in memory is also written at exit.
     """
 
     def __init__(self, writer: Writer, window_seconds: float, journal: Journal | None = None):
@@ -35,31 +35,31 @@ class Batcher:
         self._pending: list[Command] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._thread_pid = 0  # the process whose events thread runs (it never ends)
+        self._serving_pid = 0  # the process whose events thread runs (it never ends)
         self._recovered_at = 0.0
+        self._append_failed_at = -RECOVER_EVERY
         if self.window > 0:
             atexit.register(self.flush)
-        if journal is not None and journal.orphans():  # left by a previous run, batching or not
-            threading.Thread(target=self.recover, name="ivr-journal-recovery", daemon=True).start()
 
     def defer(self, commands: Sequence[Command]) -> None:
         """Write `commands` with the next batch (at once when batching is off)."""
         if self.window <= 0:
-            self.writer.write(commands)
+            self.write(commands)
             return
         with self._lock:
             try:
                 if self.journal is not None:
                     self.journal.append(commands)
             except OSError:  # no room on disk for the journal: this batch is written at once
-                log.exception("journal append failed; writing the events now")
+                if time.monotonic() - self._append_failed_at > RECOVER_EVERY:  # not every webhook
+                    self._append_failed_at = time.monotonic()
+                    log.exception("journal append failed; writing call events at once meanwhile")
                 journalled = False
             else:
                 journalled = True
                 self._pending.extend(commands)
-                if self._thread_pid != os.getpid():  # first batch of this process (or forked child)
-                    self._thread_pid = os.getpid()
-                    threading.Thread(target=self._run, name="ivr-events", daemon=True).start()
+        if self._serving_pid != os.getpid():
+            self._serving()
         if journalled:
             if not self._wake.is_set():  # set() takes a lock and notifies: only when needed
                 self._wake.set()
@@ -71,19 +71,21 @@ class Batcher:
         return self._send(list(commands), self.writer.write)
 
     def write_and_read(self, read: Command, commands: Sequence[Command], default: T) -> T:
-        """Run `read` in the round trip that writes the waiting events and `commands`."""
+        """Run `read` in the round trip that writes the waiting events and `commands` (the read
+        goes first: it sees Redis as it was before these writes)."""
         return self._send(list(commands),
                           lambda batch: self.writer.write_and_read(read, batch, default))
 
     def write_and_read_all(self, reads: Sequence[Command], commands: Sequence[Command],
                            default: T) -> list[Any] | T:
-        """Run `reads` in the round trip that writes the waiting events and `commands`."""
+        """Run `reads` in the round trip that writes the waiting events and `commands` (the reads
+        go first: they see Redis as it was before these writes)."""
         return self._send(list(commands),
                           lambda batch: self.writer.write_and_read_all(reads, batch, default))
 
     def flush(self) -> bool:
         """Write the waiting events now."""
-        return self._send([], self.writer.write)
+        return self._send([], self.writer.write, serving=False)
 
     def recover(self) -> int:
         """Replay the journal segments of workers that died; return the batches replayed."""
@@ -96,18 +98,41 @@ class Batcher:
             log.exception("recovering journalled call events failed")
             return 0
 
-    def _send(self, commands: list[Command], send: Callable[[list[Command]], Any]) -> Any:
-        """`send` the waiting events followed by `commands`, then empty their journal segment:
-        the writer has put them in Redis or in its spool, or Redis rejected them (a replay would
-        not help), or a bug raised (a replay would raise again)."""
+    def _send(self, commands: list[Command], send: Callable[[list[Command]], Any],
+              serving: bool = True) -> Any:
+        """`send` the waiting events followed by `commands`, then empty their journal segment
+        (the writer has put them in Redis or in its spool, or Redis rejected them and a replay
+        would not help). If anything else stops the send (the spool's disk is full, gunicorn's
+        timeout exits the worker), the segment is let go and replayed by the next recovery."""
+        if serving and self._serving_pid != os.getpid():
+            self._serving()
         with self._lock:
             batch, self._pending = self._pending, []
             segment = self.journal.rotate() if self.journal is not None else None
-        try:
+        if segment is None:
             return send(batch + commands)
-        finally:
-            if segment is not None:
-                self.journal.settle(segment)
+        try:
+            result = send(batch + commands)
+        except WriteError:
+            self.journal.settle(segment)
+            raise
+        except BaseException:
+            self.journal.release(segment)
+            raise
+        self.journal.settle(segment)
+        return result
+
+    def _serving(self) -> None:
+        """First use in this process (not at import: a gunicorn master that preloads the app
+        forks workers): start the thread that writes the batches and recovers orphaned journals."""
+        with self._lock:
+            if self._serving_pid == os.getpid():
+                return
+            self._serving_pid = os.getpid()
+        if self.window > 0:
+            threading.Thread(target=self._run, name="ivr-events", daemon=True).start()
+        elif self.journal is not None:  # left by a run that batched
+            threading.Thread(target=self.recover, name="ivr-journal-recovery", daemon=True).start()
 
     def _run(self) -> None:
         """Write the waiting events once per window, and look for orphaned journals now and then."""

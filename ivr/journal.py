@@ -6,46 +6,52 @@ of them, each deferred batch is first appended to one of this process's segment 
 single write(2): once the call returns the bytes belong to the kernel, so they outlive the
 process (not a power cut: the same promise as Redis's own `appendfsync everysec`). When the
 window's pipeline has been written (or spooled by the writer), the segment is emptied and used
-again, so a busy worker touches no directory. Segments left behind by a process that died are
-replayed by any other process and then deleted; the commands are idempotent, so replaying a
-batch that was in fact written is harmless.
+again, so a busy worker touches no directory.
+
+Each segment is created under a name no other process can have chosen (O_EXCL) and held with an
+exclusive `flock` for as long as its process lives; the kernel drops the lock when the process
+dies, however it dies. A segment nobody holds is an orphan: any process that can lock it replays
+its batches and deletes it. This works whatever the pids (a restarted container reuses them)
+and between containers sharing the folder on one machine. The commands are idempotent, so
+replaying a batch that was in fact written is harmless.
 
 A record is a 4-byte length and the batch in `marshal` form (a quarter of JSON's cost on the
 webhook's path). The files are this process's own, under the private data folder, like the
-spool; one written by another Python version that cannot be read is kept as `.failed`.
+spool; one that cannot be read (written by another Python version) is kept as `.failed`.
 """
 
 from __future__ import annotations
 
+import fcntl
+import itertools
 import logging
 import marshal
 import os
+import secrets
 import struct
-import time
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from ivr.writer import Command, WriteError
 
 log = logging.getLogger(__name__)
 
-# A segment with events that has not changed for this long is replayed even though a process
-# with its pid runs (the pid was reused after a restart).
-STALE_SECONDS = 60.0
-OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
 LENGTH = struct.Struct("<I")
 
 
-class Segment(NamedTuple):
-    """An open segment file of this process."""
+class Segment:
+    """An open, locked segment file of this process and how many bytes it holds."""
 
-    fd: int
-    path: Path
+    __slots__ = ("fd", "path", "size")
+
+    def __init__(self, fd: int, path: Path):
+        self.fd, self.path, self.size = fd, path, 0
 
 
 class Journal:
-    """Segment files `events-<pid>-<n>.journal` under a folder: one record per deferred batch."""
+    """Segment files `events-<pid>-<token>-<n>.journal` under a folder: one record per batch."""
 
     PREFIX, SUFFIX = "events-", ".journal"
 
@@ -55,18 +61,27 @@ class Journal:
         self._pid = 0  # the process the segments below belong to (a forked child opens its own)
         self._active: Segment | None = None
         self._free: list[Segment] = []
-        self._count = 0
+        self._token = ""
+        self._numbers = itertools.count()
+        self._recovering = threading.Lock()
 
     def append(self, commands: Sequence[Command]) -> None:
-        """Append one batch as one record of the active segment (raises OSError, e.g. disk full)."""
-        data = marshal.dumps(tuple(map(tuple, commands)))
+        """Append one batch as one record of the active segment; on OSError (a full disk) the
+        segment is left as it was before and the error raised."""
+        record = marshal.dumps(tuple(map(tuple, commands)))
+        record = LENGTH.pack(len(record)) + record
         if self._pid != os.getpid():
-            self._pid, self._active, self._free = os.getpid(), None, []
+            self._forked()
         segment = self._active or self._next()
-        record = LENGTH.pack(len(data)) + data
-        written = os.write(segment.fd, record)
-        if written != len(record):  # a regular file only writes short when the disk is full
-            raise OSError(f"journal {segment.path}: wrote {written} of {len(record)} bytes")
+        try:
+            written = os.write(segment.fd, record)
+            if written != len(record):  # a regular file only writes short when the disk is full
+                raise OSError(f"journal {segment.path.name}: wrote {written} of {len(record)} bytes")
+        except OSError:
+            self._active = None
+            self._cut(segment)
+            raise
+        segment.size += written
 
     def rotate(self) -> Segment | None:
         """Hand over the active segment (None when nothing was appended); later batches go to another."""
@@ -77,94 +92,113 @@ class Journal:
         """Empty a segment whose batches are now in Redis or in the writer's spool, for reuse."""
         if segment is None:
             return
-        try:
-            os.ftruncate(segment.fd, 0)
-            if os.fstat(segment.fd).st_nlink:
-                self._free.append(segment)
-                return
-        except OSError:
-            log.exception("emptying journal segment %s failed", segment.path.name)
-        os.close(segment.fd)  # taken over by a recovering process meanwhile: start a new file
+        segment.size = 0
+        self._cut(segment)
+
+    def release(self, segment: Segment | None) -> None:
+        """Give up a segment whose batches may not have been written: unlocked, it is an orphan
+        that the next recovery (ours or another process's) replays."""
+        if segment is not None:
+            os.close(segment.fd)
 
     def orphans(self) -> list[Path]:
-        """Segments no running process will settle: their owner is gone, or a stale file holds events."""
-        found, now = [], time.time()
+        """Segment files that may hold events and that no running process holds, oldest first."""
+        found = []
         for path in self.folder.glob(f"{self.PREFIX}*{self.SUFFIX}"):
             try:
-                info = path.stat()
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
             except FileNotFoundError:
-                continue  # recovered meanwhile
-            if not _alive(_owner(path)) or (info.st_size and now - info.st_mtime > STALE_SECONDS):
-                found.append((info.st_mtime, path.name, path))
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # held: its process lives and will settle it
+            else:
+                info = os.fstat(fd)
+                if info.st_nlink:
+                    found.append((info.st_mtime, path.name, path))
+            finally:
+                os.close(fd)  # also unlocks: `recover` locks again before reading
         return [path for _, _, path in sorted(found)]
 
     def recover(self, write: Callable[[list[Command]], bool]) -> int:
-        """Replay the orphaned segments through `write`, oldest first; return the batches replayed."""
-        replayed = 0
-        for path in self.orphans():
-            claimed = self._claim(path)
-            if claimed is None:
-                continue  # another process took it first
+        """Replay the orphaned segments through `write`, oldest first; return the batches replayed.
+        One recovery at a time per process; other processes skip the segments being replayed."""
+        if not self._recovering.acquire(blocking=False):
+            return 0
+        try:
+            return sum(self._replay(path, write) for path in self.orphans())
+        finally:
+            self._recovering.release()
+
+    def _replay(self, path: Path, write: Callable[[list[Command]], bool]) -> int:
+        """Lock one orphan, write its batches, delete it; the batches replayed."""
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            return 0
+        try:
             try:
-                for batch in batches_in(claimed):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return 0  # another process is replaying it, or its owner came back
+            if not os.fstat(fd).st_nlink:
+                return 0  # replayed and deleted meanwhile
+            try:
+                batches = batches_in(path)
+                for batch in batches:
                     try:
                         write(batch)
                     except WriteError:  # partly rejected by Redis: the rest is written, as at first
                         log.exception("a journalled batch was partly rejected by Redis")
-                    replayed += 1
             except Exception:  # unreadable, or a bug: kept for a person to look at, not retried
-                log.exception("replaying journal segment %s failed; kept as %s", path.name,
-                              claimed.with_suffix(".failed").name)
-                claimed.rename(claimed.with_suffix(".failed"))
-                continue
-            claimed.unlink(missing_ok=True)
-        if replayed:
-            log.warning("replayed %d batches of call events left by stopped workers", replayed)
-        return replayed
+                log.exception("replaying journal segment %s failed; kept as .failed", path.name)
+                path.rename(path.with_suffix(".failed"))
+                return 0
+            path.unlink(missing_ok=True)
+            if batches:
+                log.warning("replayed %d batches of call events from %s", len(batches), path.name)
+            return len(batches)
+        finally:
+            os.close(fd)
 
     def _next(self) -> Segment:
-        """A free segment of this process, or a new file."""
-        try:
+        """A free segment of this process, or a new file created and locked."""
+        if self._free:
             self._active = self._free.pop()
-        except IndexError:
-            path = self._name()
-            self._count += 1
-            self._active = Segment(os.open(path, OPEN_FLAGS, 0o600), path)
-        return self._active
+            return self._active
+        while True:
+            path = self.folder / f"{self.PREFIX}{self._pid}-{self._token}-{next(self._numbers)}{self.SUFFIX}"
+            fd = os.open(path, CREATE_FLAGS, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # a recovering process locked it first (it deletes it)
+                os.close(fd)
+                continue
+            self._active = Segment(fd, path)
+            return self._active
 
-    def _name(self, kind: str = "") -> Path:
-        """The path of this process's next segment."""
-        return self.folder / f"{self.PREFIX}{os.getpid()}-{kind}{self._count}{self.SUFFIX}"
-
-    def _claim(self, path: Path) -> Path | None:
-        """Rename an orphan to a name of ours (so it is recovered again if we die too)."""
-        self._count += 1
-        claimed = self._name("r")
+    def _cut(self, segment: Segment) -> None:
+        """Drop what a segment holds past its recorded size; reuse it if that works and no other
+        process took it over, else let it go."""
         try:
-            path.rename(claimed)
-        except FileNotFoundError:
-            return None
-        os.utime(claimed)
-        return claimed
+            os.ftruncate(segment.fd, segment.size)
+            if os.fstat(segment.fd).st_nlink:
+                if segment.size == 0:
+                    self._free.append(segment)
+                    return
+                self._active = segment  # a failed append: the records before it stay active
+                return
+        except OSError:
+            log.exception("trimming journal segment %s failed", segment.path.name)
+        os.close(segment.fd)
 
-
-def _owner(path: Path) -> int:
-    """The pid in a segment's name (0 when the name is not ours)."""
-    pid = path.name[len(Journal.PREFIX):].partition("-")[0]
-    return int(pid) if pid.isdigit() else 0
-
-
-def _alive(pid: int) -> bool:
-    """True when a process with this pid runs (on this machine)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
+    def _forked(self) -> None:
+        """In a new process: leave the parent's segments to the parent, start our own."""
+        for segment in [*self._free, *([self._active] if self._active else [])]:
+            os.close(segment.fd)  # our copy only: the parent keeps its lock
+        self._pid, self._active, self._free = os.getpid(), None, []
+        self._token, self._numbers = secrets.token_hex(4), itertools.count()
 
 
 def batches_in(path: Path) -> list[list[Command]]:

@@ -68,12 +68,6 @@ class Command(NamedTuple):
         """Rebuild a command from `to_json` output."""
         return cls(data["op"], data["key"], _tuples(data.get("args", [])))
 
-    @classmethod
-    def from_list(cls, data: Sequence) -> Command:
-        """Rebuild a command from its JSON array form (the named tuple dumped as it is)."""
-        op, key, args = data
-        return cls(op, key, _tuples(args))
-
     @property
     def script_name(self) -> str | None:
         """Return the Lua script's name for a SCRIPT command, else None."""

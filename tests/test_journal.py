@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from phone import TOKEN, Phone
 
 from ivr.calls import CallStore
@@ -91,7 +92,8 @@ def test_a_worker_killed_outright_loses_no_event(make_app, tmp_path, redis_url, 
     calls = CallStore()
     assert calls.path(redis_client, sid) == ["menu language"]
     assert len(segments(data)) == 1
-    make_app(IVR_DATA_DIR=data, IVR_EVENT_BATCH_MS=20)  # the next worker to start replays it
+    successor = make_app(IVR_DATA_DIR=data, IVR_EVENT_BATCH_MS=20)
+    Phone(successor.test_client(), number="+15550002222").call()  # its first call starts recovery
     assert eventually(lambda: len(calls.path(redis_client, sid)) == 3), calls.path(redis_client, sid)
     assert calls.path(redis_client, sid)[1:] == ["key 1 | language en-US | menu main",
                                                  "key 2 | menu support"]
@@ -114,19 +116,53 @@ def test_recovery_skips_a_torn_line_and_replays_the_rest(tmp_path, redis_client,
     assert not list((tmp_path / "journal").iterdir())
 
 
-def test_only_segments_no_running_process_will_settle_are_orphans(tmp_path):
+def test_orphans_are_the_segments_no_living_process_holds_whatever_their_pid(tmp_path):
     journal = Journal(tmp_path)
-    dead = tmp_path / f"events-{NOBODY}-1.journal"
-    live = tmp_path / f"events-{os.getppid()}-1.journal"  # our parent runs: it will settle its own
-    stale = tmp_path / f"events-{os.getppid()}-2.journal"  # events an hour old: its pid was reused
-    idle = tmp_path / f"events-{os.getppid()}-3.journal"  # emptied an hour ago, kept for reuse
-    ours = tmp_path / f"events-{os.getpid()}-9.journal"
-    for path in (dead, live, stale, ours):
+    journal.append([Command("HSET", "k", ("f", "v"))])  # our active segment: locked by us
+    dead = tmp_path / f"events-{NOBODY}-ab12cd34-0.journal"
+    reused = tmp_path / f"events-{os.getpid()}-00000000-0.journal"  # a restart reused our pid
+    idle = tmp_path / f"events-{NOBODY}-ab12cd34-1.journal"  # emptied, then its process died
+    for path in (dead, reused):
         path.write_bytes(record([Command("HSET", "k", ("f", "v"))]))
     idle.write_bytes(b"")
-    for path in (stale, idle):
-        os.utime(path, (time.time() - 3600, time.time() - 3600))
-    assert journal.orphans() == [stale, dead]  # oldest first
+    for age, path in ((60, dead), (30, idle), (10, reused)):
+        os.utime(path, (time.time() - age, time.time() - age))
+    assert journal.orphans() == [dead, idle, reused]  # oldest first
+    replayed: list = []
+    assert journal.recover(lambda batch: replayed.append(batch) or True) == 2
+    assert [p.name for p in tmp_path.iterdir()] == [journal._active.path.name]  # ours stays
+
+
+def test_a_send_cut_short_leaves_the_events_to_recovery(make_app, tmp_path, redis_client):
+    app = make_app(IVR_EVENT_BATCH_MS=LONG)
+    events = app.extensions["ivr"].events
+    phone = Phone(app.test_client())
+    phone.call()
+    phone.press("1")
+
+    def timed_out(batch):  # gunicorn's timeout exits the worker in the middle of the send
+        raise SystemExit(1)
+
+    events.writer.write = timed_out
+    with pytest.raises(SystemExit):
+        events.flush()
+    del events.writer.write
+    [segment] = segments(tmp_path / "data")  # not emptied: the batch never reached Redis
+    assert events.recover() == 1
+    assert CallStore().path(redis_client, phone.sid)[-1] == "key 1 | language en-US | menu main"
+    assert not segment.exists()
+
+
+def test_a_short_write_leaves_no_torn_record_behind(tmp_path, monkeypatch):
+    journal, real_write = Journal(tmp_path), os.write
+    first, second = [Command("HSET", "k", ("n", "1"))], [Command("HSET", "k", ("n", "2"))]
+    journal.append(first)
+    monkeypatch.setattr("ivr.journal.os.write", lambda fd, data: real_write(fd, data[:7]))
+    with pytest.raises(OSError):
+        journal.append([Command("HSET", "k", ("n", "full disk"))])
+    monkeypatch.undo()
+    journal.append(second)
+    assert batches_in(journal.rotate().path) == [first, second]
 
 
 def test_events_are_written_at_once_when_the_journal_cannot_take_them(make_app, tmp_path, redis_client):
@@ -182,8 +218,8 @@ def test_a_segment_taken_over_while_in_use_is_not_used_again(tmp_path):
     journal = Journal(tmp_path)
     journal.append([Command("HSET", "k", ("f", "v"))])
     segment = journal.rotate()
-    segment.path.unlink()  # recovered by another process (its owner looked dead or stale)
+    segment.path.unlink()  # deleted meanwhile (by a person tidying the folder)
     journal.settle(segment)
     journal.append([Command("HSET", "k", ("f", "w"))])
     assert journal.rotate().path != segment.path
-    assert [p.name for p in tmp_path.iterdir()] == [f"events-{os.getpid()}-1.journal"]
+    assert len(list(tmp_path.iterdir())) == 1
