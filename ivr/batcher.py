@@ -106,21 +106,30 @@ class Batcher:
         timeout exits the worker), the segment is let go and replayed by the next recovery."""
         if serving and self._serving_pid != os.getpid():
             self._serving()
-        with self._lock:
-            batch, self._pending = self._pending, []
-            segment = self.journal.rotate() if self.journal is not None else None
-        if segment is None:
-            return send(batch + commands)
+        with self._lock:  # one statement: an exit signal cannot fall between the two takes
+            batch, self._pending, segment = self._pending, [], (
+                self.journal.rotate() if self.journal is not None else None)
         try:
             result = send(batch + commands)
         except WriteError:
-            self.journal.settle(segment)
-            raise
+            self._settle(segment)
+            if not batch:
+                raise
+            # Redis rejected some command: if it was another webhook's waiting event, this
+            # webhook's own commands (idempotent) are sent again alone, and fail only if theirs
+            log.exception("a batch of waiting call events was partly rejected by Redis")
+            return send(commands)
         except BaseException:
-            self.journal.release(segment)
+            if segment is not None:
+                self.journal.release(segment)
             raise
-        self.journal.settle(segment)
+        self._settle(segment)
         return result
+
+    def _settle(self, segment: Any) -> None:
+        """Empty a journal segment whose events need no replay."""
+        if segment is not None:
+            self.journal.settle(segment)
 
     def _serving(self) -> None:
         """First use in this process (not at import: a gunicorn master that preloads the app

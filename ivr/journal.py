@@ -85,8 +85,10 @@ class Journal:
 
     def rotate(self) -> Segment | None:
         """Hand over the active segment (None when nothing was appended); later batches go to another."""
+        if self._pid != os.getpid():
+            self._forked()
         segment, self._active = self._active, None
-        return segment if self._pid == os.getpid() else None
+        return segment
 
     def settle(self, segment: Segment | None) -> None:
         """Empty a segment whose batches are now in Redis or in the writer's spool, for reuse."""
@@ -123,16 +125,25 @@ class Journal:
 
     def recover(self, write: Callable[[list[Command]], bool]) -> int:
         """Replay the orphaned segments through `write`, oldest first; return the batches replayed.
-        One recovery at a time per process; other processes skip the segments being replayed."""
+        One recovery at a time per process; other processes skip the segments being replayed.
+        If writing fails (other than Redis rejecting a command), the round stops and the segment
+        waits for the next one."""
         if not self._recovering.acquire(blocking=False):
             return 0
+        replayed = 0
         try:
-            return sum(self._replay(path, write) for path in self.orphans())
+            for path in self.orphans():
+                replayed += self._replay(path, write)
+        except Exception:
+            log.exception("replaying journalled call events failed; retrying in the next round")
         finally:
             self._recovering.release()
+        return replayed
 
     def _replay(self, path: Path, write: Callable[[list[Command]], bool]) -> int:
-        """Lock one orphan, write its batches, delete it; the batches replayed."""
+        """Lock one orphan, write its batches, delete it; the batches replayed. A segment that
+        cannot be read is kept as `.failed`; one whose writing fails (say the spool's disk is
+        full) stays for the next round."""
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:
@@ -141,21 +152,21 @@ class Journal:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return 0  # another process is replaying it, or its owner came back
+                return 0  # another process is replaying it
             if not os.fstat(fd).st_nlink:
                 return 0  # replayed and deleted meanwhile
             try:
-                batches = batches_in(path)
-                for batch in batches:
-                    try:
-                        write(batch)
-                    except WriteError:  # partly rejected by Redis: the rest is written, as at first
-                        log.exception("a journalled batch was partly rejected by Redis")
-            except Exception:  # unreadable, or a bug: kept for a person to look at, not retried
-                log.exception("replaying journal segment %s failed; kept as .failed", path.name)
+                batches = parse_records(_read_all(fd), path.name)
+            except (ValueError, EOFError, TypeError):  # not ours to read: kept for a person
+                log.exception("journal segment %s cannot be read; kept as .failed", path.name)
                 path.rename(path.with_suffix(".failed"))
                 return 0
-            path.unlink(missing_ok=True)
+            for batch in batches:
+                try:
+                    write(batch)
+                except WriteError:  # partly rejected by Redis: the rest is written, as at first
+                    log.exception("a journalled batch was partly rejected by Redis")
+            path.unlink()
             if batches:
                 log.warning("replayed %d batches of call events from %s", len(batches), path.name)
             return len(batches)
@@ -175,6 +186,10 @@ class Journal:
             except BlockingIOError:  # a recovering process locked it first (it deletes it)
                 os.close(fd)
                 continue
+            except BaseException:  # no locks here (some network filesystems): no journal
+                os.close(fd)
+                path.unlink(missing_ok=True)
+                raise
             self._active = Segment(fd, path)
             return self._active
 
@@ -202,14 +217,27 @@ class Journal:
 
 
 def batches_in(path: Path) -> list[list[Command]]:
-    """The batches of a segment; a record cut short (the disk filled up mid-write) ends it."""
-    data, batches, at = path.read_bytes(), [], 0
+    """The batches of a segment file."""
+    return parse_records(path.read_bytes(), path.name)
+
+
+def parse_records(data: bytes, name: str) -> list[list[Command]]:
+    """The batches of a segment's bytes; a record cut short (the disk filled up mid-write) ends them."""
+    batches, at = [], 0
     while at + LENGTH.size <= len(data):
         (size,) = LENGTH.unpack_from(data, at)
         at += LENGTH.size
         if at + size > len(data):
-            log.warning("journal segment %s ends with a torn record; skipped", path.name)
+            log.warning("journal segment %s ends with a torn record; skipped", name)
             break
         batches.append([Command(*c) for c in marshal.loads(data[at:at + size])])
         at += size
     return batches
+
+
+def _read_all(fd: int) -> bytes:
+    """Everything an open file holds, read from its start."""
+    chunks = []
+    while chunk := os.pread(fd, 1 << 20, sum(map(len, chunks))):
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -29,6 +29,9 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     rex.OutOfMemoryError,  # maxmemory reached: keep the answer on disk instead
     OSError,
 )
+# Error replies meaning "not now" rather than "wrong": a running script (BUSY), a server that
+# cannot persist (MISCONF) or lacks replicas (NOREPLICAS). Spooled like an outage.
+TRANSIENT_REPLIES = ("BUSY ", "MISCONF ", "NOREPLICAS ")
 # Commands that may safely run a second time after a script (see Writer._rerun_scripts).
 REPEATABLE = frozenset(
     "SET SETNX HSET HSETNX HMSET HDEL DEL UNLINK SADD SREM ZADD ZREM EXPIRE PEXPIRE EXPIREAT PEXPIREAT "
@@ -329,12 +332,12 @@ class Writer:
 
     def _check(self, batch: list[Command], results: list[Any]) -> None:
         """Raise for commands Redis could not take (_Unavailable) or rejected (WriteError)."""
-        causes = [r for r in results if isinstance(r, UNAVAILABLE)]
+        causes = [r for r in results if _unavailable(r)]
         if causes:
             # An expiry that went through on a key whose write did not (out of memory: the key
             # may not exist yet) waits with that write, or the replayed key would never expire.
-            keys = {c.key for c, r in zip(batch, results, strict=True) if isinstance(r, UNAVAILABLE)}
-            failed = [c for c, r in zip(batch, results, strict=True) if isinstance(r, UNAVAILABLE)
+            keys = {c.key for c, r in zip(batch, results, strict=True) if _unavailable(r)}
+            failed = [c for c, r in zip(batch, results, strict=True) if _unavailable(r)
                       or (c.key in keys and c.op.upper() in EXPIRES)]
             raise _Unavailable(failed, causes[0])
         errors = [(c, r) for c, r in zip(batch, results, strict=True) if isinstance(r, Exception)]
@@ -342,6 +345,12 @@ class Writer:
             log.error("Redis rejected %s %s: %s", command.op, command.key, error)
         if errors:
             raise WriteError("; ".join(f"{c.op} {c.key}: {e}" for c, e in errors))
+
+
+def _unavailable(result: Any) -> bool:
+    """True for a reply meaning Redis cannot take the command now (kept and replayed later)."""
+    return isinstance(result, UNAVAILABLE) or (
+        isinstance(result, rex.ResponseError) and str(result).startswith(TRANSIENT_REPLIES))
 
 
 def _lists(value: Any) -> Any:

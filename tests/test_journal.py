@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -223,3 +224,69 @@ def test_a_segment_taken_over_while_in_use_is_not_used_again(tmp_path):
     journal.append([Command("HSET", "k", ("f", "w"))])
     assert journal.rotate().path != segment.path
     assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_a_segment_whose_replay_fails_waits_for_the_next_round(tmp_path):
+    journal, batch = Journal(tmp_path), [Command("HSET", "k", ("f", "v"))]
+    orphan = tmp_path / f"events-{NOBODY}-ab12cd34-0.journal"
+    orphan.write_bytes(record(batch))
+
+    def disk_full(commands):  # Redis down and the spool's disk full
+        raise OSError(28, "No space left on device")
+
+    assert journal.recover(disk_full) == 0
+    assert orphan.exists()  # not given up, not renamed
+    replayed: list = []
+    assert journal.recover(lambda commands: replayed.append(commands) or True) == 1
+    assert replayed == [batch] and not orphan.exists()
+
+
+def test_an_unreadable_segment_is_kept_aside_as_failed(tmp_path):
+    journal = Journal(tmp_path)
+    (tmp_path / f"events-{NOBODY}-ab12cd34-0.journal").write_bytes(LENGTH.pack(3) + b"\x00\x01\x02")
+    assert journal.recover(lambda commands: True) == 0
+    assert [p.name for p in tmp_path.iterdir()] == [f"events-{NOBODY}-ab12cd34-0.failed"]
+
+
+def test_no_file_is_left_open_where_locks_are_not_supported(tmp_path, monkeypatch):
+    journal = Journal(tmp_path)
+
+    def no_locks(fd, operation):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr("ivr.journal.fcntl.flock", no_locks)
+    for _ in range(3):
+        with pytest.raises(OSError):
+            journal.append([Command("HSET", "k", ("f", "v"))])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_rejected_waiting_event_does_not_fail_another_callers_webhook(make_app, redis_client):
+    app = make_app(IVR_EVENT_BATCH_MS=LONG)
+    events = app.extensions["ivr"].events
+    redis_client.set("ivr:call:{CAwrong}", "a string, not a hash")
+    events.defer([Command("HSET", "ivr:call:{CAwrong}", ("lang", "en-US"))])  # Redis will refuse it
+    assert events.write([Command("HSET", "ivr:call:{CAright}", ("route", "queue:support"))]) is True
+    assert redis_client.hget("ivr:call:{CAright}", "route") == "queue:support"
+
+
+def test_redis_busy_with_a_script_is_an_outage_not_a_rejection(app, redis_client, tmp_path):
+    writer = app.extensions["ivr"].writer
+    limit = redis_client.config_get("lua-time-limit")["lua-time-limit"]
+    redis_client.config_set("lua-time-limit", 10)
+    spin = "local t = redis.call('TIME')[1] while redis.call('TIME')[1] - t < 2 do end return 1"
+    from ivr.redisconn import connect
+
+    busy = threading.Thread(target=lambda: connect(app.extensions["ivr"].redis_url,
+                                                   socket_timeout=10).eval(spin, 0))
+    busy.start()
+    try:
+        time.sleep(0.3)  # past lua-time-limit: Redis now answers BUSY to everyone else
+        assert writer.write([Command("HSET", "ivr:call:{CAbusy}", ("lang", "es-US"))]) is False
+        assert writer.spool.pending() == 1  # kept, to be replayed
+    finally:
+        busy.join()
+        redis_client.config_set("lua-time-limit", limit)
+    writer._open_until = 0
+    assert writer.replay() == 1
+    assert redis_client.hget("ivr:call:{CAbusy}", "lang") == "es-US"
