@@ -1,4 +1,4 @@
-"""`GET /healthz`: menu version, reload errors and Redis status for monitors and ops staff."""
+"""`GET /healthz`: menu version, reload errors, Redis and journal status for monitors and ops staff."""
 
 from __future__ import annotations
 
@@ -16,13 +16,16 @@ def healthz() -> Response:
     rt = runtime()
     menus = rt.menus.current
     redis_ok = rt.writer.read(lambda client: bool(client.ping()), False)
+    journal = rt.events.journal
+    set_aside = journal.set_aside() if journal is not None else []
     body = {
-        "status": "ok" if redis_ok and not rt.menus.error else "degraded",
+        "status": "ok" if redis_ok and not rt.menus.error and not set_aside else "degraded",
         "menu_version": menus.version,
         "menu_versions_kept": list(rt.menus.versions),
         "menu_reload_errors": [str(p) for p in rt.menus.error],
         "menu_warnings": [str(p) for p in rt.menus.problems if not p.is_error],
         "redis": "ok" if redis_ok else "unreachable",
         "spooled_writes": rt.writer.spool.pending(),
+        "journal_set_aside": set_aside,  # unreadable event journal segments: see docs/deploy.md
     }
     return jsonify(body)

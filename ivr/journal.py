@@ -103,6 +103,10 @@ class Journal:
         if segment is not None:
             os.close(segment.fd)
 
+    def set_aside(self) -> list[str]:
+        """Names of segments that could not be read and wait for a person (see `_replay`)."""
+        return sorted(p.name for p in self.folder.glob(f"{self.PREFIX}*.failed"))
+
     def orphans(self) -> list[Path]:
         """Segment files that may hold events and that no running process holds, oldest first."""
         found = []

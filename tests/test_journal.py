@@ -241,11 +241,15 @@ def test_a_segment_whose_replay_fails_waits_for_the_next_round(tmp_path):
     assert replayed == [batch] and not orphan.exists()
 
 
-def test_an_unreadable_segment_is_kept_aside_as_failed(tmp_path):
-    journal = Journal(tmp_path)
-    (tmp_path / f"events-{NOBODY}-ab12cd34-0.journal").write_bytes(LENGTH.pack(3) + b"\x00\x01\x02")
+def test_an_unreadable_segment_is_set_aside_and_reported_by_healthz(app, tmp_path):
+    journal = app.extensions["ivr"].events.journal
+    assert app.test_client().get("/healthz").get_json()["journal_set_aside"] == []
+    (journal.folder / f"events-{NOBODY}-ab12cd34-0.journal").write_bytes(LENGTH.pack(3) + b"\x00\x01\x02")
     assert journal.recover(lambda commands: True) == 0
-    assert [p.name for p in tmp_path.iterdir()] == [f"events-{NOBODY}-ab12cd34-0.failed"]
+    assert [p.name for p in journal.folder.iterdir()] == [f"events-{NOBODY}-ab12cd34-0.failed"]
+    health = app.test_client().get("/healthz").get_json()
+    assert health["journal_set_aside"] == [f"events-{NOBODY}-ab12cd34-0.failed"]
+    assert health["status"] == "degraded"
 
 
 def test_no_file_is_left_open_where_locks_are_not_supported(tmp_path, monkeypatch):
