@@ -140,7 +140,7 @@ class Batcher:
             self._serving_pid = os.getpid()
         if self.window > 0:
             threading.Thread(target=self._run, name="ivr-events", daemon=True).start()
-        elif self.journal is not None:  # left by a run that batched
+        elif self.journal is not None and self.journal.orphans():  # left by a run that batched
             threading.Thread(target=self.recover, name="ivr-journal-recovery", daemon=True).start()
 
     def _run(self) -> None:
