@@ -73,8 +73,8 @@ class Batcher:
     def write_and_read(self, read: Command, commands: Sequence[Command], default: T) -> T:
         """Run `read` in the round trip that writes the waiting events and `commands` (the read
         goes first: it sees Redis as it was before these writes)."""
-        return self._send(list(commands),
-                          lambda batch: self.writer.write_and_read(read, batch, default))
+        answers = self.write_and_read_all([read], commands, None)
+        return default if answers is None else answers[0]
 
     def write_and_read_all(self, reads: Sequence[Command], commands: Sequence[Command],
                            default: T) -> list[Any] | T:

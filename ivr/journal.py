@@ -241,7 +241,8 @@ def parse_records(data: bytes, name: str) -> list[list[Command]]:
 
 def _read_all(fd: int) -> bytes:
     """Everything an open file holds, read from its start."""
-    chunks = []
-    while chunk := os.pread(fd, 1 << 20, sum(map(len, chunks))):
+    chunks, at = [], 0
+    while chunk := os.pread(fd, 1 << 20, at):
         chunks.append(chunk)
+        at += len(chunk)
     return b"".join(chunks)
