@@ -71,15 +71,25 @@ def incoming_twiml(rt: Runtime, hook: Webhook) -> str:
               "lang": step.lang, "direction": hook.form.get("Direction", "inbound")}
     commands = rt.calls.started(who.sid, now(), fields) + rt.calls.step(who.sid, 0, step.trail) \
         + route_commands(rt, step, who)
-    if not (who.hash and ms.line.returning and hours > 0):
+    window = hours * 3600
+    returning = bool(who.hash and ms.line.returning and hours > 0)
+    catch_up, trim = rt.recent.catch_up(window) if returning else (None, [])
+    if not returning or not (catch_up or rt.recent.needs_read(who.hash, now() - window)):
+        # no welcome-back on this line, or a new caller (this process's index of recent routes
+        # says so: see ivr/recent_callers.py)
         if step.route is None:
             rt.events.defer(commands)  # batched and journalled (IVR_EVENT_BATCH_MS)
         else:  # a route straight away (a closed line...): written at once
             rt.events.write(commands)
         return step_twiml(rt, step, ms)
-    # One round trip: read what we remember of the caller while recording the call's start
-    # (and the events waiting for the next batch).
-    remembered = rt.events.write_and_read(rt.calls.caller_read(who.hash), commands, {})
+    # One round trip: read what we remember of the caller (and, once a second, the routes other
+    # processes took since the index last looked) while recording the call's start (and the
+    # events waiting for the next batch).
+    reads = [rt.calls.caller_read(who.hash)] + ([catch_up] if catch_up else [])
+    answers = rt.events.write_and_read_all(reads, commands + trim, None)
+    if catch_up:
+        rt.recent.absorb(None if answers is None else answers[1])
+    remembered = answers[0] if answers is not None else {}
     welcome = returning_step(nav, remembered, now(), hours)
     if welcome is not None:  # a returning caller (the minority): correct the first step, a
         # navigation event like a key press's (batched when IVR_EVENT_BATCH_MS is set)
@@ -118,8 +128,10 @@ def route_commands(rt: Runtime, step, who: Caller) -> list:
     commands = rt.calls.update(who.sid, {"route": route, "routed_at": now(), "lang": step.lang})
     hours = rt.config.int("IVR_RETURNING_HOURS")
     if who.hash and hours > 0:
-        commands += rt.calls.remember_caller(who.hash, {"lang": step.lang, "dest": route, "at": now()},
+        at = now()
+        commands += rt.calls.remember_caller(who.hash, {"lang": step.lang, "dest": route, "at": at},
                                              hours * 3600)
+        rt.recent.routed(who.hash, at)  # this process's index knows at once
     return commands
 
 

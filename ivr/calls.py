@@ -35,6 +35,7 @@ class CallStore:
     PATH = "ivr:call:{%s}:path"
     BY_TIME = "ivr:calls:by_time"
     CALLER = "ivr:caller:{%s}"
+    ROUTED = "ivr:callers:routed"  # stream: caller hash and time of every route (recent_callers)
 
     def key(self, sid: str) -> str:
         """The hash holding one call's record."""
@@ -80,9 +81,12 @@ class CallStore:
         return self.update(sid, fields) + [Command.script("call_ended", self.key(sid), (), (repr(at),))]
 
     def remember_caller(self, caller: str, fields: dict[str, Any], ttl: int) -> list[Command]:
-        """Commands remembering a caller's language and last destination (by keyed hash)."""
+        """Commands remembering a caller's language and last destination (by keyed hash), and
+        telling every process's index of recent callers (a replayed batch adds the same entry
+        twice, which changes nothing in the index)."""
         key = self.CALLER % caller
-        return [Command("HSET", key, _flat(fields)), Command("EXPIRE", key, (max(ttl, 1),))]
+        return [Command("HSET", key, _flat(fields)), Command("EXPIRE", key, (max(ttl, 1),)),
+                Command("XADD", self.ROUTED, ("*", "h", caller, "at", str(fields.get("at", 0))))]
 
     def purge(self, client: Any, before: float, batch: int = 500) -> int:
         """Delete call records started before `before`, with their paths and index entries."""

@@ -15,6 +15,7 @@ from redis.exceptions import RedisClusterException
 from ivr.batcher import Batcher
 from ivr.calls import CallStore
 from ivr.journal import Journal
+from ivr.recent_callers import RecentCallers
 from ivr.redisconn import connect, parse_url, start_embedded
 from ivr.registry import MenuRegistry, VersionStore
 from ivr.settings import Config
@@ -43,11 +44,14 @@ class Runtime:
     hash_key: str
     redis_url: str
     events: Batcher | None = None
+    recent: RecentCallers | None = None
 
     def __post_init__(self) -> None:
         if self.events is None:
             self.events = Batcher(self.writer, self.config.float("IVR_EVENT_BATCH_MS") / 1000,
                                   Journal(self.data_dir / "journal"))
+        if self.recent is None:
+            self.recent = RecentCallers(self.redis, CallStore.ROUTED, CallStore.CALLER % "*")
 
     @property
     def data_dir(self) -> Path:

@@ -1,0 +1,249 @@
+"""Which callers were routed recently, known inside each process, so that a new caller's
+incoming call needs no Redis read.
+
+With `returning_callers` on, an incoming call must know whether its caller was routed within
+IVR_RETURNING_HOURS before it can answer. Most callers were not, and asking Redis each time
+costs a round trip on the call's first webhook. So every route also appends the caller's keyed
+hash and time to a Redis stream (`CallStore.ROUTED`), and each process keeps an index of that
+stream: a fixed-size table (4 MiB, whatever the number of callers) in which a caller's hash
+picks two slots and each slot keeps the newest minute written to it. The index never says "not
+routed" for a caller who was; it may say "maybe" for one who was not (two slots taken by other
+callers), and then the call reads Redis as before.
+
+The index is filled once per process by a short background load (callers remembered before the
+stream existed are added to it once, by whichever process gets there first), then kept up to
+date in the round trip of an incoming call at most once every `SYNC_EVERY` seconds: an XRANGE
+from the last entry seen rides with that call's read of the caller. A route taken in this
+process is added at once. The index is trusted only for `TRUST_FOR` seconds after it last
+reached the end of the stream; before it is loaded, and whenever it is older than that (a quiet
+line, Redis unreachable), the incoming call reads Redis exactly as without the index.
+
+What is left out: a caller routed by another process less than `TRUST_FOR` seconds before
+calling again (finishing a call and dialling again takes longer) is treated as new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import mmap
+import os
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from ivr.writer import Command
+
+log = logging.getLogger(__name__)
+
+SLOT_BITS = 20  # 2**20 slots of 4 bytes: 4 MiB per process, touched only where written
+SYNC_EVERY = 1.0  # seconds between two catch-ups of a process's index
+TRUST_FOR = 2.0  # seconds an index that reached the end of the stream is trusted
+PAGE = 5000  # stream entries read per round trip
+LOAD_RETRY = 10.0  # seconds before a failed load is tried again
+TRIM_EVERY = 300.0  # seconds between two trims of the stream
+SEEDED = "ivr:callers:routed:seeded"  # "done" once remembered callers were added to the stream
+
+
+class SlotTable:
+    """Two slots per caller hash, each holding the newest minute written to it (0: never)."""
+
+    def __init__(self, bits: int = SLOT_BITS):
+        self.mask = (1 << bits) - 1
+        # Anonymous and private: zero pages cost no memory until written, and a forked worker
+        # gets its own copy rather than sharing writes with its siblings.
+        self._memory = mmap.mmap(-1, 4 << bits, flags=mmap.MAP_PRIVATE)
+        self.minutes = memoryview(self._memory).cast("I")
+        self._lock = threading.Lock()
+
+    def probes(self, caller: str) -> tuple[int, int]:
+        """The two slots of a caller hash (hex from HMAC; anything else is hashed first)."""
+        try:
+            value = int(caller[:16], 16)
+        except ValueError:
+            value = int.from_bytes(hashlib.blake2b(caller.encode(), digest_size=8).digest(), "big")
+        return (value >> 32) & self.mask, value & self.mask
+
+    def add(self, caller: str, at: float) -> None:
+        """Record that `caller` was routed at `at` (epoch seconds)."""
+        minute = min(max(math.ceil(at / 60), 0), 0xFFFFFFFF)
+        first, second = self.probes(caller)
+        minutes = self.minutes
+        with self._lock:  # a read-modify-write: two threads must not lose the newer minute
+            if minutes[first] < minute:
+                minutes[first] = minute
+            if minutes[second] < minute:
+                minutes[second] = minute
+
+    def maybe_since(self, caller: str, since: float) -> bool:
+        """False only when `caller` was certainly not routed at or after `since`."""
+        first, second = self.probes(caller)
+        return min(self.minutes[first], self.minutes[second]) >= math.floor(since / 60)
+
+
+class RecentCallers:
+    """A process's index of the callers routed recently, and how it keeps up with Redis."""
+
+    def __init__(self, client: Any, stream: str, caller_pattern: str, bits: int = SLOT_BITS):
+        self.client, self.stream, self.caller_pattern = client, stream, caller_pattern
+        self.bits = bits
+        self.table: SlotTable | None = None
+        self.last_id = "0-0"  # the newest stream entry the table holds
+        self.synced_at = -math.inf  # time.monotonic() of the last catch-up that reached the end
+        self._sync_claimed_at = -math.inf
+        self._trimmed_at = time.monotonic()
+        self._load_started_at = -math.inf
+        self._loading_pid = 0
+        self._early: list[tuple[str, float]] = []  # routes taken here while the table was loading
+        self._lock = threading.Lock()
+
+    # -- the incoming call's questions ----------------------------------------------------------
+    def needs_read(self, caller: str, since: float) -> bool:
+        """True unless the index is current and says `caller` was not routed since `since`."""
+        table = self.table
+        if table is None:
+            self._start_loading()
+            return True
+        return time.monotonic() - self.synced_at > TRUST_FOR or table.maybe_since(caller, since)
+
+    def catch_up(self, window: float) -> tuple[Command | None, list[Command]]:
+        """The read that brings the index up to date and any trim of the stream, when due (at
+        most once per SYNC_EVERY in this process); (None, []) otherwise."""
+        if self.table is None:
+            return None, []
+        now = time.monotonic()
+        with self._lock:
+            if now - self.synced_at < SYNC_EVERY or now - self._sync_claimed_at < SYNC_EVERY:
+                return None, []
+            self._sync_claimed_at = now  # one catch-up in flight per process
+            trim = self.trim_command(window) if now - self._trimmed_at >= TRIM_EVERY else None
+            if trim is not None:
+                self._trimmed_at = now
+        read = Command("XRANGE", self.stream, ("(" + self.last_id, "+", "COUNT", PAGE))
+        return read, [trim] if trim is not None else []
+
+    def absorb(self, entries: Any) -> None:
+        """Take the answer to `catch_up`'s read (None when the round trip failed)."""
+        if entries is None or self.table is None:
+            return
+        count = self._add_entries(entries)
+        if count < PAGE:  # reached the end of the stream
+            self.synced_at = time.monotonic()
+        else:  # more to read: the next incoming call catches up again at once
+            self._sync_claimed_at = -math.inf
+
+    def routed(self, caller: str, at: float) -> None:
+        """A route taken in this process: known here at once, before Redis has it (kept for the
+        table a load in progress is building)."""
+        with self._lock:
+            table = self.table
+            if table is None:
+                if len(self._early) < PAGE:
+                    self._early.append((caller, at))
+                return
+        table.add(caller, at)
+
+    def trim_command(self, window: float) -> Command | None:
+        """A trim of the stream's entries older than the window and an hour of margin before the
+        newest entry this index has seen (entry ids are the Redis server's clock in
+        milliseconds, so no other clock is involved); None before any entry."""
+        newest = int(self.last_id.partition("-")[0] or 0)
+        if not newest:
+            return None
+        before = newest - int((window + 3600) * 1000)
+        return Command("XTRIM", self.stream, ("MINID", str(max(before, 0))))
+
+    # -- loading ---------------------------------------------------------------------------------
+    def load(self) -> bool:
+        """Fill a new table from the whole stream (after adding the callers remembered before the
+        stream existed, once); True when the index is ready."""
+        if not self._seeded():
+            return False
+        table, last, count = SlotTable(self.bits), "-", PAGE
+        while count == PAGE:
+            entries = self.client.xrange(self.stream, last, "+", count=PAGE)
+            count = _add(table, entries)
+            if entries:
+                last = "(" + _text(entries[-1][0])
+        with self._lock:
+            for caller, at in self._early:
+                table.add(caller, at)
+            self._early.clear()
+            self.last_id = last[1:] if last != "-" else "0-0"
+            self.table = table
+            self.synced_at = time.monotonic()
+        log.info("index of recently routed callers loaded (stream up to %s)", self.last_id)
+        return True
+
+    def _start_loading(self) -> None:
+        """Load in a background thread (one at a time per process, retried after LOAD_RETRY)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._loading_pid == os.getpid() and now - self._load_started_at < LOAD_RETRY:
+                return
+            self._loading_pid, self._load_started_at = os.getpid(), now
+        threading.Thread(target=self._load_logged, name="ivr-caller-index", daemon=True).start()
+
+    def _load_logged(self) -> None:
+        try:
+            self.load()
+        except Exception as exc:  # Redis unreachable: calls read Redis meanwhile, retried later
+            log.warning("index of recently routed callers not loaded (%s); retrying", exc)
+
+    def _seeded(self) -> bool:
+        """Add the callers remembered before the stream existed to it, once for all processes;
+        False while another process is doing it."""
+        if self.client.get(SEEDED) == "done":
+            return True
+        if not self.client.set(SEEDED, "seeding", nx=True, ex=600):
+            return False
+        added, keys = 0, []
+        for key in self.client.scan_iter(match=self.caller_pattern, count=1000):
+            keys.append(key)
+            if len(keys) >= 500:
+                added += self._seed(keys)
+                keys = []
+        added += self._seed(keys)
+        self.client.set(SEEDED, "done")
+        log.info("added %d remembered callers to %s", added, self.stream)
+        return True
+
+    def _seed(self, keys: list[str]) -> int:
+        """Append the remembered callers `keys` to the stream; how many."""
+        if not keys:
+            return 0
+        prefix, _, suffix = self.caller_pattern.partition("*")
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(key, "at")
+        ats = pipe.execute()
+        for key, at in zip(keys, ats, strict=True):
+            caller = key[len(prefix):len(key) - len(suffix)]
+            if at is not None:
+                pipe.xadd(self.stream, {"h": caller, "at": at})
+        return len(pipe.execute())
+
+    def _add_entries(self, entries: Any) -> int:
+        count = _add(self.table, entries)
+        if entries:
+            self.last_id = _text(entries[-1][0])
+        return count
+
+
+def _add(table: SlotTable, entries: Iterable[Any]) -> int:
+    """Add stream entries (id, fields) to a table; how many entries there were."""
+    count = 0
+    for _, fields in entries:
+        count += 1
+        caller, at = fields.get("h") or fields.get(b"h"), fields.get("at") or fields.get(b"at")
+        try:
+            table.add(_text(caller), float(at))
+        except (TypeError, ValueError):
+            continue  # not an entry of ours: skipped
+    return count
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
