@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from io import BytesIO
 
 from flask import Flask
+from werkzeug.wsgi import ClosingIterator
 
 from handlers.security import signature_for
 from handlers.twiml import apology_twiml, clock_of
@@ -41,6 +42,19 @@ def first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return values
 
 
+class Answer:
+    """A response body that, once the server has sent it and closes it, lets the events that
+    wait for their batch be written (`Batcher.after_response`): no caller waits for that."""
+
+    __slots__ = ("data", "close")
+
+    def __init__(self, data: bytes, close: Callable[[], None]):
+        self.data, self.close = data, close
+
+    def __iter__(self):
+        return iter((self.data,))
+
+
 class VoiceFastPath:
     """WSGI middleware: serves signed `ROUTES` requests itself and hands the rest to `wsgi_app`."""
 
@@ -48,14 +62,18 @@ class VoiceFastPath:
         self.app, self.wsgi_app, self.max_body = app, wsgi_app, max_body
         self.rt: Runtime = app.extensions["ivr"]
         self.base = self.rt.config.get("IVR_PUBLIC_URL").rstrip("/")
+        self.after_response = self.rt.events.after_response
 
     def __call__(self, env: dict, start_response: Callable) -> Iterable[bytes]:
-        handler = ROUTES.get(env.get("PATH_INFO", ""))
+        path = env.get("PATH_INFO", "")
+        handler = ROUTES.get(path)
         length = env.get("CONTENT_LENGTH", "")
         if (handler is None or env.get("REQUEST_METHOD") != "POST"
                 or not env.get("HTTP_X_TWILIO_SIGNATURE") or not length.isdigit()
                 or int(length) > self.max_body
                 or env.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != FORM):
+            if path.startswith("/voice/"):  # Twilio's other webhooks also carry waiting events
+                return ClosingIterator(self.wsgi_app(env, start_response), self.after_response)
             return self.wsgi_app(env, start_response)
         body = env["wsgi.input"].read(int(length))
         pairs = form_pairs(body)
@@ -75,7 +93,7 @@ class VoiceFastPath:
         data = xml.encode("utf-8")
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
                                   ("Content-Length", str(len(data)))])
-        return [data]
+        return Answer(data, self.after_response)
 
     def public_url(self, env: Mapping) -> str:
         """The URL Twilio signed, built as `handlers.security.public_url` builds it ("" if unknown)."""

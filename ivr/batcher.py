@@ -17,6 +17,9 @@ log = logging.getLogger("ivr.batcher")
 T = TypeVar("T")
 # How often a process that batches looks for segments left by a worker that died.
 RECOVER_EVERY = 10.0
+# The events thread writes a batch only once it has waited this many windows: under traffic the
+# webhooks write it sooner, after their response (`after_response`), without a thread switch.
+FALLBACK_WINDOWS = 2.0
 
 
 class Batcher:
@@ -26,6 +29,13 @@ class Batcher:
     at once (and take the events still waiting with them). Each deferred batch is first appended
     to the process's `Journal`, so a worker killed outright loses nothing: another process
     replays what it left. A batch waiting in memory is also written at exit.
+
+    The waiting events are written by the first webhook to finish its response once they have
+    waited a window (`after_response`, called when the response has been sent), so under
+    traffic the worker's own thread does it between requests; the events thread writes them
+    only when no webhook came along for `FALLBACK_WINDOWS` windows (a quiet line). Handing a
+    batch to a thread under load cost a worker more than writing it: each hand-over of the
+    interpreter lock between two threads is a pair of context switches.
     """
 
     def __init__(self, writer: Writer, window_seconds: float, journal: Journal | None = None):
@@ -33,6 +43,7 @@ class Batcher:
         self.window = window_seconds
         self.journal = journal
         self._pending: list[Command] = []
+        self._pending_since: float | None = None  # time.monotonic() of the oldest waiting event
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._serving_pid = 0  # the process whose events thread runs (it never ends)
@@ -46,6 +57,7 @@ class Batcher:
         if self.window <= 0:
             self.write(commands)
             return
+        first = False
         with self._lock:
             try:
                 if self.journal is not None:
@@ -57,14 +69,26 @@ class Batcher:
                 journalled = False
             else:
                 journalled = True
+                if not self._pending:
+                    first, self._pending_since = True, time.monotonic()
                 self._pending.extend(commands)
         if self._serving_pid != os.getpid():
             self._serving()
-        if journalled:
-            if not self._wake.is_set():  # set() takes a lock and notifies: only when needed
-                self._wake.set()
-        else:
+        if first:
+            self._wake.set()  # the events thread times its fallback from this batch
+        elif not journalled:
             self.write(commands)
+
+    def after_response(self) -> None:
+        """Write the waiting events if they have waited a window (called by the web layer once
+        a response has been sent, so no caller waits for it); never raises."""
+        since = self._pending_since
+        if since is None or time.monotonic() - since < self.window:
+            return
+        try:
+            self.flush()
+        except Exception:  # the events thread or a later webhook writes them
+            log.exception("writing a batch of call events after a response failed")
 
     def write(self, commands: Sequence[Command]) -> bool:
         """Write `commands` now, after the events still waiting (one round trip for both)."""
@@ -107,7 +131,7 @@ class Batcher:
         if serving and self._serving_pid != os.getpid():
             self._serving()
         with self._lock:  # one statement: an exit signal cannot fall between the two takes
-            batch, self._pending, segment = self._pending, [], (
+            batch, self._pending, self._pending_since, segment = self._pending, [], None, (
                 self.journal.rotate() if self.journal is not None else None)
         try:
             result = send(batch + commands)
@@ -144,15 +168,21 @@ class Batcher:
             threading.Thread(target=self.recover, name="ivr-journal-recovery", daemon=True).start()
 
     def _run(self) -> None:
-        """Write the waiting events once per window, and look for orphaned journals now and then."""
+        """Write waiting events no webhook wrote within `FALLBACK_WINDOWS` windows, and look for
+        orphaned journals now and then."""
         self.recover()
         while True:
             try:
-                if not self._wake.wait(RECOVER_EVERY):
-                    self.recover()
+                since = self._pending_since
+                if since is None:
+                    if not self._wake.wait(RECOVER_EVERY):
+                        self.recover()
+                    self._wake.clear()
                     continue
-                time.sleep(self.window)
-                self._wake.clear()
+                delay = since + self.window * FALLBACK_WINDOWS - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                    continue
                 self.flush()
             except Exception:  # a bug in a command: logged, the thread keeps serving later batches
                 log.exception("writing a batch of call events failed")

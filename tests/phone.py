@@ -86,6 +86,8 @@ class Phone:
         if raw:
             return response
         self.last = Twiml(response)
+        if hasattr(response, "close"):  # as a server closes the body it has sent (the app may
+            response.close()  # work after that); a client over real HTTP has nothing to close
         self.history.append(self.last)
         return self.last
 

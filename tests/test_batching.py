@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from phone import Phone
 
 from handlers.webhook_request import form_pairs
+from ivr import batcher
 from ivr.calls import CallStore
 
 
@@ -39,6 +41,35 @@ def test_flush_writes_waiting_events(make_app, redis_client):
     assert app.extensions["ivr"].events.flush() is True
     assert CallStore().path(redis_client, phone.sid)[-1] == "key 2 | language es-US | menu main"
     assert CallStore().get(redis_client, phone.sid)["lang"] == "es-US"
+
+
+def test_the_first_webhook_after_a_window_writes_the_waiting_events_after_its_response(
+        make_app, redis_client, monkeypatch):
+    monkeypatch.setattr(batcher, "FALLBACK_WINDOWS", 10_000.0)  # the events thread stays out of it
+    app = make_app(IVR_EVENT_BATCH_MS=50)
+    rt = app.extensions["ivr"]
+    assert rt.recent.load()  # new callers' incoming calls are batched too
+    phone = Phone(app.test_client())
+    phone.call()
+    phone.press("1")  # inside the window: nothing written yet
+    assert CallStore().path(redis_client, phone.sid) == []
+    time.sleep(0.06)
+    before = rt.writer.round_trips()
+    other = Phone(app.test_client())
+    assert other.call().said[0].startswith("Thank you")  # its response first, then the batch
+    assert rt.writer.round_trips() == before + 1
+    assert CallStore().path(redis_client, phone.sid) == ["menu language", "key 1 | language en-US | menu main"]
+    assert CallStore().path(redis_client, other.sid) == ["menu language"]  # taken along
+
+
+def test_events_of_a_quiet_line_are_written_by_the_events_thread(make_app, redis_client):
+    app = make_app(IVR_EVENT_BATCH_MS=10)
+    phone = Phone(app.test_client())
+    phone.call()
+    deadline = time.monotonic() + 10
+    while CallStore().path(redis_client, phone.sid) != ["menu language"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert CallStore().path(redis_client, phone.sid) == ["menu language"]
 
 
 def test_an_older_step_never_overwrites_a_newer_one(app, redis_client):

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from phone import Phone
 from roundtrip_count import RoundTrips
+from test_returning_calls import WELCOME_ES
 from test_survey_flow import OPEN, sid_sampled
 
 from ivr.surveys import SurveyStore
@@ -64,16 +65,19 @@ def test_a_whole_call_costs_at_most_one_round_trip_per_webhook(make_app, redis_c
 
 def test_batched_key_presses_and_a_returning_caller_cost_no_extra_round_trip(make_app):
     app = make_app(IVR_EVENT_BATCH_MS=20)
+    assert app.extensions["ivr"].recent.load()  # the index of recent routes, loaded now
     Phone(app.test_client(), number="+15550009999").call()
     first = Phone(app.test_client(), number="+15550001234")
     first.call()
     first.press("2")  # Spanish
-    first.press("4")  # operator: a route, remembered for the next call
+    assert first.press("1").first("Enqueue").text == "billing"  # a route, remembered
     trips = Trips(costs := {})
     returning = Phone(app.test_client(), number="+15550001234")
     with trips.webhook("returning incoming"):
         welcome = returning.call()
-    assert "es-US" in welcome.languages, welcome.text
+    assert welcome.said == [WELCOME_ES]
     with trips.webhook("key"):
         returning.press("9")  # not a choice on the welcome menu: a navigation-only step
-    assert costs == {"returning incoming": 1, "key": 0}
+    with trips.webhook("new caller incoming"):
+        assert Phone(app.test_client(), number="+15550004321").call().said[0].startswith("Thank you")
+    assert costs == {"returning incoming": 1, "key": 0, "new caller incoming": 0}
