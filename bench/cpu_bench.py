@@ -67,7 +67,7 @@ def main() -> int:
     args = parser.parse_args()
     version = shipped_version()
     print(f"machine: {machine()}; gunicorn -w 2 sync, wrk -c 32 -t 2, {args.seconds:g} s per run")
-    print(f"  {'webhook':<15}{'server':<18}{'req/s':>7}{'gunicorn':>10}{'redis':>8}{'wrk':>7}"
+    print(f"  {'webhook':<15}{'server':<24}{'req/s':>7}{'gunicorn':>10}{'redis':>8}{'wrk':>7}"
           f"{'total':>8}  (us CPU per request)")
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp, redis_server() as url:
         client = redis.Redis.from_url(url)
@@ -81,7 +81,7 @@ def main() -> int:
                     run = wrk(server.base + path, script, args.seconds)
                     after = group_cpu(server.proc.pid), redis_cpu(client), children_cpu()
                     used = [(b - a) * 1e6 / run.requests for a, b in zip(before, after, strict=True)]
-                    print(f"  {hook:<15}{server.name:<18}{run.rps:>7.0f}{used[0]:>10.0f}"
+                    print(f"  {hook:<15}{server.name:<24}{run.rps:>7.0f}{used[0]:>10.0f}"
                           f"{used[1]:>8.0f}{used[2]:>7.0f}{sum(used):>8.0f}")
     return 0
 

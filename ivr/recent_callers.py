@@ -111,9 +111,10 @@ class RecentCallers:
     def catch_up(self, window: float) -> tuple[Command | None, list[Command]]:
         """The read that brings the index up to date and any trim of the stream, when due (at
         most once per SYNC_EVERY in this process); (None, []) otherwise."""
-        if self.table is None:
-            return None, []
         now = time.monotonic()
+        if self.table is None or now - self.synced_at < SYNC_EVERY \
+                or now - self._sync_claimed_at < SYNC_EVERY:  # the usual answer, without the lock
+            return None, []
         with self._lock:
             if now - self.synced_at < SYNC_EVERY or now - self._sync_claimed_at < SYNC_EVERY:
                 return None, []
