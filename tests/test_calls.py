@@ -407,7 +407,8 @@ def test_privacy_setting_hides_the_whole_number(make_app, redis_client):
     phone.call()
     record = CallStore().get(redis_client, phone.sid)
     assert record["caller"] == "+1**********"
-    assert not any("4567" in value for name, value in record.items() if name != "caller_hash")
+    assert not any("4567" in value for name, value in record.items()  # a start time's digits may
+                   if name not in ("caller_hash", "started"))  # hold 4567 by chance
 
 
 def test_recorded_prompts_are_played(make_app, menus_dir):
