@@ -94,12 +94,6 @@ class Batcher:
         """Write `commands` now, after the events still waiting (one round trip for both)."""
         return self._send(list(commands), self.writer.write)
 
-    def write_and_read(self, read: Command, commands: Sequence[Command], default: T) -> T:
-        """Run `read` in the round trip that writes the waiting events and `commands` (the read
-        goes first: it sees Redis as it was before these writes)."""
-        answers = self.write_and_read_all([read], commands, None)
-        return default if answers is None else answers[0]
-
     def write_and_read_all(self, reads: Sequence[Command], commands: Sequence[Command],
                            default: T) -> list[Any] | T:
         """Run `reads` in the round trip that writes the waiting events and `commands` (the reads

@@ -31,7 +31,6 @@ import mmap
 import os
 import threading
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from ivr.writer import Command
@@ -112,14 +111,13 @@ class RecentCallers:
         """The read that brings the index up to date and any trim of the stream, when due (at
         most once per SYNC_EVERY in this process); (None, []) otherwise."""
         now = time.monotonic()
-        if self.table is None or now - self.synced_at < SYNC_EVERY \
-                or now - self._sync_claimed_at < SYNC_EVERY:  # the usual answer, without the lock
+        if self.table is None or not self._due(now):  # the usual answer, without the lock
             return None, []
         with self._lock:
-            if now - self.synced_at < SYNC_EVERY or now - self._sync_claimed_at < SYNC_EVERY:
+            if not self._due(now):
                 return None, []
             self._sync_claimed_at = now  # one catch-up in flight per process
-            trim = self.trim_command(window) if now - self._trimmed_at >= TRIM_EVERY else None
+            trim = self._trim_command(window) if now - self._trimmed_at >= TRIM_EVERY else None
             if trim is not None:
                 self._trimmed_at = now
         read = Command("XRANGE", self.stream, ("(" + self.last_id, "+", "COUNT", PAGE))
@@ -129,7 +127,9 @@ class RecentCallers:
         """Take the answer to `catch_up`'s read (None when the round trip failed)."""
         if entries is None or self.table is None:
             return
-        count = self._add_entries(entries)
+        count, newest = _add(self.table, entries)
+        if newest:
+            self.last_id = newest
         if count < PAGE:  # reached the end of the stream
             self.synced_at = time.monotonic()
         else:  # more to read: the next incoming call catches up again at once
@@ -146,7 +146,11 @@ class RecentCallers:
                 return
         table.add(caller, at)
 
-    def trim_command(self, window: float) -> Command | None:
+    def _due(self, now: float) -> bool:
+        """True when a catch-up is due and none is in flight."""
+        return now - self.synced_at >= SYNC_EVERY and now - self._sync_claimed_at >= SYNC_EVERY
+
+    def _trim_command(self, window: float) -> Command | None:
         """A trim of the stream's entries older than the window and an hour of margin before the
         newest entry this index has seen (entry ids are the Redis server's clock in
         milliseconds, so no other clock is involved); None before any entry."""
@@ -165,9 +169,9 @@ class RecentCallers:
         table, last, count = SlotTable(self.bits), "-", PAGE
         while count == PAGE:
             entries = self.client.xrange(self.stream, last, "+", count=PAGE)
-            count = _add(table, entries)
-            if entries:
-                last = "(" + _text(entries[-1][0])
+            count, newest = _add(table, entries)
+            if newest:
+                last = "(" + newest
         with self._lock:
             for caller, at in self._early:
                 table.add(caller, at)
@@ -226,24 +230,16 @@ class RecentCallers:
                 pipe.xadd(self.stream, {"h": caller, "at": at})
         return len(pipe.execute())
 
-    def _add_entries(self, entries: Any) -> int:
-        count = _add(self.table, entries)
-        if entries:
-            self.last_id = _text(entries[-1][0])
-        return count
 
-
-def _add(table: SlotTable, entries: Iterable[Any]) -> int:
-    """Add stream entries (id, fields) to a table; how many entries there were."""
-    count = 0
+def _add(table: SlotTable, entries: list[Any]) -> tuple[int, str | None]:
+    """Add stream entries (id, fields) to a table; how many there were and the newest id."""
     for _, fields in entries:
-        count += 1
         caller, at = fields.get("h") or fields.get(b"h"), fields.get("at") or fields.get(b"at")
         try:
             table.add(_text(caller), float(at))
         except (TypeError, ValueError):
             continue  # not an entry of ours: skipped
-    return count
+    return len(entries), _text(entries[-1][0]) if entries else None
 
 
 def _text(value: Any) -> str:
