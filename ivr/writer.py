@@ -39,6 +39,8 @@ REPEATABLE = frozenset(
 )
 # Commands that set a key's time to live: spooled with a failed write to the same key.
 EXPIRES = frozenset({"EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"})
+# Command names seen not to be a Lua script (any spelling of SCRIPT): learnt as batches go out.
+_PLAIN_OPS: set[str] = set()
 # How many spooled batches a single write replays before its own; the rest wait their turn.
 REPLAY_PER_WRITE = 200
 
@@ -85,6 +87,13 @@ class Command(NamedTuple):
         if by_sha:
             return ("EVALSHA", scripts.sha(name), len(keys), *keys, *argv)
         return ("EVAL", scripts.SCRIPTS[name], len(keys), *keys, *argv)
+
+
+class Sent(NamedTuple):
+    """A batch `Writer.send_ahead` sent whose replies are still to be read (`Writer.receive`)."""
+
+    batch: list[Command]
+    names: list[str]  # the Lua scripts it runs
 
 
 class WriteError(Exception):
@@ -156,11 +165,45 @@ class Writer:
             self.write(batch)  # spooled, or behind older spooled batches so order holds
             return self.read(lambda c: [c.execute_command(*r.redis_args()) for r in reads], default)
         try:
-            return self._execute(reads + batch)[:len(reads)]
+            return self._execute(reads + batch, parse=len(reads))[:len(reads)]
         except _Unavailable as exc:
             self._trip(exc)
             self._spool([c for c in exc.failed if not any(c is r for r in reads)])
             return default
+
+    def send_ahead(self, commands: Sequence[Command]) -> Sent | None:
+        """Send `commands` without waiting for Redis's replies, when this writer can (one server,
+        circuit closed, nothing spooled); else send nothing and return None. One batch at a
+        time: `receive` it before sending another ahead."""
+        if self._lean is None or not self.healthy or self.spool.pending():
+            return None
+        batch = list(commands)
+        calls, names = self._calls(batch)
+        try:
+            self._lean.send_ahead(calls)
+        except LinkDown as exc:  # any part of it may be in Redis: the caller writes it again
+            log.debug("could not send a batch ahead (%s); writing it as usual", exc)
+            return None
+        self._round_trips += 1
+        return Sent(batch, names)
+
+    def receive(self, sent: Sent) -> bool:
+        """Read the replies to a batch `send_ahead` sent and act on them as `write` does: True
+        when it is in Redis, False when (part of) it was spooled; WriteError if Redis rejected
+        some command. Replies that cannot be read leave the batch's fate unknown, so it is
+        written again (its commands are idempotent)."""
+        try:
+            replies = self._lean.replies_ahead(len(sent.batch))
+        except LinkDown as exc:
+            log.debug("replies to a batch sent ahead were lost (%s); writing it again", exc)
+            return self.write(sent.batch)
+        try:
+            self._finish(sent.batch, sent.names, lambda: replies, 0)
+        except _Unavailable as exc:
+            self._trip(exc)
+            self._spool(exc.failed)
+            return False
+        return True
 
     def read(self, fn: Callable[[Any], T], default: T) -> T:
         """Return `fn(client)`, or `default` when Redis is unavailable."""
@@ -240,12 +283,13 @@ class Writer:
         log.warning("Redis unavailable (%s); spooling writes for %.1f s", exc, self.retry_after)
         self._open_until = time.monotonic() + self.retry_after
 
-    def _pipeline(self, calls: list[tuple]) -> list[Any]:
-        """Send `calls` in one non-transactional pipeline and return the per-command results."""
+    def _pipeline(self, calls: list[tuple], parse: int) -> list[Any]:
+        """Send `calls` in one non-transactional pipeline and return the per-command results (at
+        least the first `parse` of them parsed by redis-py's reply callbacks)."""
         self._round_trips += 1
         if self._lean is not None:
             try:
-                return self._lean.execute(calls)
+                return self._lean.execute(calls, parse)
             except LinkDown as exc:  # redis-py reconnects, retries as configured, or raises
                 log.debug("lean Redis link down (%s); retrying through redis-py", exc)
                 return self._direct(calls)
@@ -284,20 +328,37 @@ class Writer:
         finally:
             pool.release(conn)
 
-    def _execute(self, batch: list[Command]) -> list[Any]:
-        """Write `batch` in one round trip and return the replies, raising _Unavailable or WriteError."""
-        sent, names, calls = self._sent_scripts, [], []
+    def _execute(self, batch: list[Command], parse: int = 0) -> list[Any]:
+        """Write `batch` in one round trip and return the replies (the first `parse` of them
+        parsed as redis-py would), raising _Unavailable or WriteError."""
+        calls, names = self._calls(batch)
+        return self._finish(batch, names, lambda: self._pipeline(calls, parse), parse)
+
+    def _calls(self, batch: list[Command]) -> tuple[list[tuple], list[str]]:
+        """The wire form of `batch` (scripts by SHA1 once sent in full) and its scripts' names."""
+        sent, names, calls, plain = self._sent_scripts, [], [], _PLAIN_OPS
         for command in batch:
+            op = command[0]
+            if op in plain:  # the usual case, without the script_name property's work
+                calls.append((op, command[1], *command[2]))
+                continue
             name = command.script_name
             if name is None:
-                calls.append((command.op, command.key, *command.args))
+                plain.add(op)
+                calls.append((op, command[1], *command[2]))
             else:
                 names.append(name)
                 calls.append(command.redis_args(by_sha=name in sent))
+        return calls, names
+
+    def _finish(self, batch: list[Command], names: list[str], replies: Callable[[], list[Any]],
+                parse: int) -> list[Any]:
+        """Get `batch`'s `replies`, run again the scripts Redis did not know, and return the
+        replies, raising _Unavailable or WriteError for commands Redis could not take."""
         try:
-            results = self._pipeline(calls)
+            results = replies()
             if names and any(isinstance(r, rex.NoScriptError) for r in results):
-                results = self._rerun_scripts(batch, results)
+                results = self._rerun_scripts(batch, results, parse)
         except UNAVAILABLE as exc:
             raise _Unavailable(batch, exc) from exc
         except rex.RedisError as exc:  # e.g. the cluster client refusing an unknown command
@@ -305,14 +366,14 @@ class Writer:
                 "Redis client rejected a batch starting %s %s: %s", batch[0].op, batch[0].key, exc
             )
             raise WriteError(str(exc)) from exc
-        sent.update(names)
+        self._sent_scripts.update(names)
         for result in results:
             if isinstance(result, Exception):
                 self._check(batch, results)
                 break
         return results
 
-    def _rerun_scripts(self, batch: list[Command], results: list[Any]) -> list[Any]:
+    def _rerun_scripts(self, batch: list[Command], results: list[Any], parse: int) -> list[Any]:
         """Run scripts the server did not know with EVAL (which also caches them), in a second trip.
 
         Later repeatable commands of the batch run again after them, so that, say, an EXPIRE
@@ -324,7 +385,8 @@ class Writer:
             for i in range(first, len(batch))
             if isinstance(results[i], rex.NoScriptError) or batch[i].op.upper() in REPEATABLE
         ]
-        again = self._pipeline([batch[i].redis_args(by_sha=False) for i in rerun])
+        again = self._pipeline([batch[i].redis_args(by_sha=False) for i in rerun],
+                               sum(1 for i in rerun if i < parse))
         merged = list(results)
         for i, result in zip(rerun, again, strict=True):
             merged[i] = result
