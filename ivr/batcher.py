@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import math
 import os
 import threading
 import time
@@ -31,17 +30,12 @@ class Batcher:
     to the process's `Journal`, so a worker killed outright loses nothing: another process
     replays what it left. A batch waiting in memory is also written at exit.
 
-    The waiting events are sent by the first webhook to finish its response once they have
+    The waiting events are written by the first webhook to finish its response once they have
     waited a window (`after_response`, called when the response has been sent), so under
     traffic the worker's own thread does it between requests; the events thread writes them
     only when no webhook came along for `FALLBACK_WINDOWS` windows (a quiet line). Handing a
     batch to a thread under load cost a worker more than writing it: each hand-over of the
     interpreter lock between two threads is a pair of context switches.
-
-    A webhook sends the batch ahead (`Writer.send_ahead`) and goes back to serving without
-    waiting for Redis's replies; they are read before the next batch goes ahead, by `flush`,
-    or by the events thread within `FALLBACK_WINDOWS` windows. Until then the batch stays in
-    its journal segment, so a worker that dies first leaves it to be replayed.
     """
 
     def __init__(self, writer: Writer, window_seconds: float, journal: Journal | None = None):
@@ -51,9 +45,6 @@ class Batcher:
         self._pending: list[Command] = []
         self._pending_since: float | None = None  # time.monotonic() of the oldest waiting event
         self._lock = threading.Lock()
-        self._flight = threading.Lock()  # one batch sent ahead at a time (see `_send_ahead`)
-        # The batch sent ahead whose replies are still to be read: (Sent, segment, when, pid).
-        self._in_flight: tuple | None = None
         self._wake = threading.Event()
         self._serving_pid = 0  # the process whose events thread runs (it never ends)
         self._recovered_at = 0.0
@@ -89,13 +80,13 @@ class Batcher:
             self.write(commands)
 
     def after_response(self) -> None:
-        """Send the waiting events if they have waited a window (called by the web layer once
+        """Write the waiting events if they have waited a window (called by the web layer once
         a response has been sent, so no caller waits for it); never raises."""
         since = self._pending_since
         if since is None or time.monotonic() - since < self.window:
             return
         try:
-            self._send_ahead()
+            self.flush()
         except Exception:  # the events thread or a later webhook writes them
             log.exception("writing a batch of call events after a response failed")
 
@@ -111,11 +102,8 @@ class Batcher:
                           lambda batch: self.writer.write_and_read_all(reads, batch, default))
 
     def flush(self) -> bool:
-        """Write the waiting events now, and wait for the batch sent ahead, if any: afterwards
-        every event deferred so far is in Redis (or in the writer's spool: then False)."""
-        with self._flight:
-            landed = self._land()
-            return self._send([], self.writer.write, serving=False) and landed
+        """Write the waiting events now."""
+        return self._send([], self.writer.write, serving=False)
 
     def recover(self) -> int:
         """Replay the journal segments of workers that died; return the batches replayed."""
@@ -128,66 +116,17 @@ class Batcher:
             log.exception("recovering journalled call events failed")
             return 0
 
-    def _send_ahead(self) -> None:
-        """Send the waiting events without waiting for Redis's replies: they are read, and the
-        batch's journal segment emptied, before the next batch goes ahead, by `flush`, or by
-        the events thread on a quiet line. Written as usual when the writer cannot send ahead."""
-        with self._flight:
-            self._land()
-            batch, segment = self._take()
-            if not batch:
-                return
-            try:
-                sent = self.writer.send_ahead(batch)
-            except BaseException:
-                self._release(segment)
-                raise
-            if sent is None:
-                self._deliver(batch, segment, [], self.writer.write)
-            else:
-                self._in_flight = (sent, segment, time.monotonic(), os.getpid())
-
-    def _land(self) -> bool:
-        """Read the replies to the batch sent ahead, if any, then empty its journal segment
-        (as `_deliver` does); False when part of it was spooled."""
-        flight, self._in_flight = self._in_flight, None
-        if flight is None:
-            return True
-        sent, segment, _, pid = flight
-        if pid != os.getpid():  # a forked child: the parent's batch and segment are the parent's
-            return True
-        try:
-            written = self.writer.receive(sent)
-        except WriteError:  # logged by the writer; a replay would not help
-            log.exception("a batch of call events sent ahead was partly rejected by Redis")
-            written = True
-        except BaseException:
-            self._release(segment)
-            raise
-        self._settle(segment)
-        return written
-
     def _send(self, commands: list[Command], send: Callable[[list[Command]], Any],
               serving: bool = True) -> Any:
-        """`send` the waiting events followed by `commands` (see `_deliver`)."""
+        """`send` the waiting events followed by `commands`, then empty their journal segment
+        (the writer has put them in Redis or in its spool, or Redis rejected them and a replay
+        would not help). If anything else stops the send (the spool's disk is full, gunicorn's
+        timeout exits the worker), the segment is let go and replayed by the next recovery."""
         if serving and self._serving_pid != os.getpid():
             self._serving()
-        batch, segment = self._take()
-        return self._deliver(batch, segment, commands, send)
-
-    def _take(self) -> tuple[list[Command], Any]:
-        """Take the waiting events and their journal segment."""
         with self._lock:  # one statement: an exit signal cannot fall between the two takes
             batch, self._pending, self._pending_since, segment = self._pending, [], None, (
                 self.journal.rotate() if self.journal is not None else None)
-        return batch, segment
-
-    def _deliver(self, batch: list[Command], segment: Any, commands: list[Command],
-                 send: Callable[[list[Command]], Any]) -> Any:
-        """`send` `batch` followed by `commands`, then empty the batch's journal segment (the
-        writer has put them in Redis or in its spool, or Redis rejected them and a replay
-        would not help). If anything else stops the send (the spool's disk is full, gunicorn's
-        timeout exits the worker), the segment is let go and replayed by the next recovery."""
         try:
             result = send(batch + commands)
         except WriteError:
@@ -199,7 +138,8 @@ class Batcher:
             log.exception("a batch of waiting call events was partly rejected by Redis")
             return send(commands)
         except BaseException:
-            self._release(segment)
+            if segment is not None:
+                self.journal.release(segment)
             raise
         self._settle(segment)
         return result
@@ -208,12 +148,6 @@ class Batcher:
         """Empty a journal segment whose events need no replay."""
         if segment is not None:
             self.journal.settle(segment)
-
-    def _release(self, segment: Any) -> None:
-        """Let go of a journal segment whose events may not be written: the next recovery
-        replays it."""
-        if segment is not None:
-            self.journal.release(segment)
 
     def _serving(self) -> None:
         """First use in this process (not at import: a gunicorn master that preloads the app
@@ -233,9 +167,8 @@ class Batcher:
         self.recover()
         while True:
             try:
-                flight = self._in_flight
-                since = min(self._pending_since or math.inf, flight[2] if flight else math.inf)
-                if since == math.inf:
+                since = self._pending_since
+                if since is None:
                     if not self._wake.wait(RECOVER_EVERY):
                         self.recover()
                     self._wake.clear()

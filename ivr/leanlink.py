@@ -55,7 +55,7 @@ def reply_reader(conn: Any, decode: bool = True) -> hiredis.Reader:
 
 
 class _Link:
-    """One open connection with its own reply reader (used by one thread at a time)."""
+    """One open connection with its own reply reader (owned by a single thread)."""
 
     def __init__(self, client: redis.Redis):
         pool = client.connection_pool
@@ -68,19 +68,11 @@ class _Link:
 
     def round_trip(self, calls: Sequence[tuple]) -> list[Any]:
         """Send `calls` at once and return one raw reply per call (errors as exception objects)."""
-        self.send(calls)
-        return self.receive(len(calls))
-
-    def send(self, calls: Sequence[tuple]) -> None:
-        """Send `calls` at once, packed by hiredis."""
         pack = hiredis.pack_command
         self.sock.sendall(b"".join([pack(call) for call in calls]))
-
-    def receive(self, count: int) -> list[Any]:
-        """The next `count` raw replies (errors as exception objects), and nothing more."""
         replies: list[Any] = []
         reader, sock, buffer = self.reader, self.sock, self.buffer
-        while len(replies) < count:
+        while len(replies) < len(calls):
             reply = reader.gets()
             if reply is NOT_ENOUGH_DATA:
                 size = sock.recv_into(buffer)
@@ -109,7 +101,6 @@ class LeanLink:
         # redis-py's reply callbacks by upper-case command name (a plain dict: a hot lookup)
         self.callbacks = {name.upper(): fn for name, fn in client.response_callbacks.items()}
         self._local = threading.local()
-        self._ahead: _Link | None = None  # the link batches sent ahead go out on (one process-wide)
         self.usable = True  # False once a link cannot even be built for this client: redis-py only
 
     def execute(self, calls: Sequence[tuple], parse: int | None = None) -> list[Any]:
@@ -155,46 +146,6 @@ class LeanLink:
             raise LinkDown("the server is a read-only replica")
         return replies
 
-    def send_ahead(self, calls: Sequence[tuple]) -> None:
-        """Send `calls` on this process's link for batches sent ahead, without reading their
-        replies (`replies_ahead` does, before another batch is sent ahead: callers take turns);
-        raise LinkDown, after which any part of the batch may have been applied."""
-        link = self._ahead
-        if link is None or link.fork != _forks[0]:  # never share a socket with a forked parent
-            if not self.usable:
-                raise LinkDown("no lean link for this client")
-            try:
-                link = self._ahead = _Link(self.client)
-            except Exception as exc:  # the next batch tries again; this one is written as usual
-                raise LinkDown(f"cannot connect: {exc}") from exc
-        try:
-            link.send(calls)
-        except Exception as exc:
-            self._drop_ahead()
-            raise LinkDown(str(exc) or type(exc).__name__) from exc
-        except BaseException:  # a worker being stopped mid-send: never reuse the link
-            self._drop_ahead()
-            raise
-
-    def replies_ahead(self, count: int) -> list[Any]:
-        """The raw replies to the `count` commands `send_ahead` sent; raise LinkDown when they
-        cannot be read, or when a read-only replica answered (nothing was applied then)."""
-        link = self._ahead
-        if link is None or link.fork != _forks[0]:
-            raise LinkDown("the link the batch went out on is gone")
-        try:
-            replies = link.receive(count)
-        except Exception as exc:
-            self._drop_ahead()
-            raise LinkDown(str(exc) or type(exc).__name__) from exc
-        except BaseException:  # a worker being stopped mid-read: never reuse half-read replies
-            self._drop_ahead()
-            raise
-        if any(isinstance(reply, ReadOnlyError) for reply in replies):
-            self._drop_ahead()
-            raise LinkDown("the server is a read-only replica")
-        return replies
-
     def close(self) -> None:
         """Close this thread's connection, if any."""
         link = getattr(self._local, "link", None)
@@ -204,8 +155,3 @@ class LeanLink:
     def _drop(self, link: _Link) -> None:
         self._local.link = None
         link.close()
-
-    def _drop_ahead(self) -> None:
-        link, self._ahead = self._ahead, None
-        if link is not None:
-            link.close()

@@ -89,13 +89,6 @@ class Command(NamedTuple):
         return ("EVAL", scripts.SCRIPTS[name], len(keys), *keys, *argv)
 
 
-class Sent(NamedTuple):
-    """A batch `Writer.send_ahead` sent whose replies are still to be read (`Writer.receive`)."""
-
-    batch: list[Command]
-    names: list[str]  # the Lua scripts it runs
-
-
 class WriteError(Exception):
     """Raised when Redis rejects a command as wrong: a programming error, not an outage."""
 
@@ -170,40 +163,6 @@ class Writer:
             self._trip(exc)
             self._spool([c for c in exc.failed if not any(c is r for r in reads)])
             return default
-
-    def send_ahead(self, commands: Sequence[Command]) -> Sent | None:
-        """Send `commands` without waiting for Redis's replies, when this writer can (one server,
-        circuit closed, nothing spooled); else send nothing and return None. One batch at a
-        time: `receive` it before sending another ahead."""
-        if self._lean is None or not self.healthy or self.spool.pending():
-            return None
-        batch = list(commands)
-        calls, names = self._calls(batch)
-        try:
-            self._lean.send_ahead(calls)
-        except LinkDown as exc:  # any part of it may be in Redis: the caller writes it again
-            log.debug("could not send a batch ahead (%s); writing it as usual", exc)
-            return None
-        self._round_trips += 1
-        return Sent(batch, names)
-
-    def receive(self, sent: Sent) -> bool:
-        """Read the replies to a batch `send_ahead` sent and act on them as `write` does: True
-        when it is in Redis, False when (part of) it was spooled; WriteError if Redis rejected
-        some command. Replies that cannot be read leave the batch's fate unknown, so it is
-        written again (its commands are idempotent)."""
-        try:
-            replies = self._lean.replies_ahead(len(sent.batch))
-        except LinkDown as exc:
-            log.debug("replies to a batch sent ahead were lost (%s); writing it again", exc)
-            return self.write(sent.batch)
-        try:
-            self._finish(sent.batch, sent.names, lambda: replies, 0)
-        except _Unavailable as exc:
-            self._trip(exc)
-            self._spool(exc.failed)
-            return False
-        return True
 
     def read(self, fn: Callable[[Any], T], default: T) -> T:
         """Return `fn(client)`, or `default` when Redis is unavailable."""
@@ -331,11 +290,6 @@ class Writer:
     def _execute(self, batch: list[Command], parse: int = 0) -> list[Any]:
         """Write `batch` in one round trip and return the replies (the first `parse` of them
         parsed as redis-py would), raising _Unavailable or WriteError."""
-        calls, names = self._calls(batch)
-        return self._finish(batch, names, lambda: self._pipeline(calls, parse), parse)
-
-    def _calls(self, batch: list[Command]) -> tuple[list[tuple], list[str]]:
-        """The wire form of `batch` (scripts by SHA1 once sent in full) and its scripts' names."""
         sent, names, calls, plain = self._sent_scripts, [], [], _PLAIN_OPS
         for command in batch:
             op = command[0]
@@ -349,14 +303,8 @@ class Writer:
             else:
                 names.append(name)
                 calls.append(command.redis_args(by_sha=name in sent))
-        return calls, names
-
-    def _finish(self, batch: list[Command], names: list[str], replies: Callable[[], list[Any]],
-                parse: int) -> list[Any]:
-        """Get `batch`'s `replies`, run again the scripts Redis did not know, and return the
-        replies, raising _Unavailable or WriteError for commands Redis could not take."""
         try:
-            results = replies()
+            results = self._pipeline(calls, parse)
             if names and any(isinstance(r, rex.NoScriptError) for r in results):
                 results = self._rerun_scripts(batch, results, parse)
         except UNAVAILABLE as exc:
@@ -366,7 +314,7 @@ class Writer:
                 "Redis client rejected a batch starting %s %s: %s", batch[0].op, batch[0].key, exc
             )
             raise WriteError(str(exc)) from exc
-        self._sent_scripts.update(names)
+        sent.update(names)
         for result in results:
             if isinstance(result, Exception):
                 self._check(batch, results)

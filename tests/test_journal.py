@@ -86,24 +86,17 @@ def test_events_wait_in_the_journal_until_their_batch_is_written(make_app, tmp_p
     assert list((tmp_path / "data" / "journal").iterdir()) == [segment]
 
 
-def killed_worker(script: str, sid: str, data: Path, redis_url: str, menus_dir: Path,
-                  window_ms: int) -> subprocess.CompletedProcess:
-    """Run `script` (which serves call `sid` and kills itself) as a worker with its own app."""
+def test_a_worker_killed_outright_loses_no_event(make_app, tmp_path, redis_url, menus_dir, redis_client):
+    data, sid = tmp_path / "data", "CA" + "7" * 32
     settings = {"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_url, "IVR_MENUS": menus_dir,
                 "IVR_RECORDINGS": ROOT / "recordings", "IVR_DATA_DIR": data,
                 "IVR_RELOAD_SECONDS": 0, "IVR_WARM_SECONDS": 0, "IVR_LOG_LEVEL": "WARNING",
-                "IVR_EVENT_BATCH_MS": window_ms}
+                "IVR_EVENT_BATCH_MS": LONG}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-    killed = subprocess.run([sys.executable, "-c", script, sid,
+    killed = subprocess.run([sys.executable, "-c", KILLED_WORKER, sid,
                              *(f"{k}={v}" for k, v in settings.items())],
                             capture_output=True, text=True, env=env, timeout=120)
     assert killed.returncode == -9, killed.stderr
-    return killed
-
-
-def test_a_worker_killed_outright_loses_no_event(make_app, tmp_path, redis_url, menus_dir, redis_client):
-    data, sid = tmp_path / "data", "CA" + "7" * 32
-    killed = killed_worker(KILLED_WORKER, sid, data, redis_url, menus_dir, LONG)
     assert int(killed.stdout) == 2  # two navigation steps were waiting when it died
     calls = CallStore()
     assert calls.path(redis_client, sid) == ["menu language"]

@@ -40,6 +40,16 @@ def test_replies_are_what_redis_py_gives(redis_client: redis.Redis) -> None:
     assert lean == pipe.execute()
 
 
+def test_only_the_replies_asked_for_are_parsed(redis_client: redis.Redis) -> None:
+    """A write needs only to know which command failed: its replies skip redis-py's callbacks."""
+    reads = [("HGETALL", "h"), ("EXISTS", "h")]
+    redis_client.hset("h", "a", "1")
+    replies = LeanLink(redis_client).execute([*reads, ("SET", "k", "v"), ("ZADD", "z", "1", "m")],
+                                             parse=len(reads))
+    assert replies == [{"a": "1"}, 1, "OK", 1]  # SET stays "OK" (redis-py makes it True)
+    assert LeanLink(redis_client).execute([("SET", "k", "v")]) == [True]
+
+
 def test_errors_come_back_per_command_as_redis_py_classes(redis_client: redis.Redis) -> None:
     redis_client.set("text", "x")
     replies = LeanLink(redis_client).execute([
