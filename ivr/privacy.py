@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
 
 def caller_hash(number: str, key: str) -> str:
     """A keyed hash (HMAC-SHA256) that identifies a caller without storing the number."""
-    digest = hmac.new(key.encode(), (number or "").strip().encode(), hashlib.sha256)
+    digest = _keyed(key).copy()  # the key's pads are hashed once, not on every call
+    digest.update((number or "").strip().encode())
     return digest.hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=8)
+def _keyed(key: str) -> hmac.HMAC:
+    """An HMAC-SHA256 keyed with `key`, to copy for each number."""
+    return hmac.new(key.encode(), digestmod=hashlib.sha256)
 
 
 def mask_number(number: str | None, keep: int = 4) -> str:

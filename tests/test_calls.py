@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -409,6 +411,15 @@ def test_privacy_setting_hides_the_whole_number(make_app, redis_client):
     assert record["caller"] == "+1**********"
     assert not any("4567" in value for name, value in record.items()  # a start time's digits may
                    if name not in ("caller_hash", "started"))  # hold 4567 by chance
+
+
+def test_a_callers_hash_is_the_keyed_hmac_of_the_number(make_app, redis_client):
+    """Hashes stored by any release keep matching: HMAC-SHA256 under IVR_HASH_KEY, 32 hex digits."""
+    for key in ("first-key", "another key"):
+        phone = Phone(make_app(IVR_HASH_KEY=key).test_client(), number="+15557654321")
+        phone.call()
+        expected = hmac.new(key.encode(), b"+15557654321", hashlib.sha256).hexdigest()[:32]
+        assert CallStore().get(redis_client, phone.sid)["caller_hash"] == expected
 
 
 def test_recorded_prompts_are_played(make_app, menus_dir):
