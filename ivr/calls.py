@@ -50,16 +50,20 @@ class CallStore:
 
         Plain commands rather than the `call_started` script: pipelined, they cost Redis about
         15 microseconds less than one script call doing the same."""
-        key, fields = self.key(sid), dict(fields)
-        commands = [Command("HSETNX", key, ("started", repr(at)))]
-        for name in LATER_STEPS_CHANGE & fields.keys():  # a batched start may land after a step
-            value = fields.pop(name)
-            commands.append(Command("HSETNX", key, (name, "" if value is None else str(value))))
-        if fields:
-            commands.append(Command("HSET", key, _flat(fields)))
+        key, when = self.KEY % sid, repr(at)
+        commands = [Command("HSETNX", key, ("started", when))]
+        rest: list[str] = []
+        for name, value in fields.items():
+            text = "" if value is None else str(value)
+            if name in LATER_STEPS_CHANGE:  # a batched start may land after a step
+                commands.append(Command("HSETNX", key, (name, text)))
+            else:
+                rest += (name, text)
+        if rest:
+            commands.append(Command("HSET", key, tuple(rest)))
         commands.append(Command("EXPIRE", key, (self.retention_seconds,)))
         if not is_simulated(sid):  # a simulated call keeps its record but is never reported
-            commands.append(Command("ZADD", self.BY_TIME, ("NX", repr(at), sid)))
+            commands.append(Command("ZADD", self.BY_TIME, ("NX", when, sid)))
         return commands
 
     def step(self, sid: str, step: int, trail: tuple[str, ...], fields: dict[str, Any] | None = None) -> list[Command]:
