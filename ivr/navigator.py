@@ -38,18 +38,21 @@ class Navigator:
     def start(self, lang: str | None = None, trail: tuple[str, ...] = ()) -> Step:
         """The first step of a new call: line hours, then the start menu."""
         lang = lang if lang in self.ms.languages else self.ms.default_language
-        state = CallState(node=self.ms.line.start, lang=lang, version=self.ms.version)
         line = self.ms.line
         if line.hours and not self.is_open(line.hours):
             closed = line.closed or Action(kind="say", message=self.ms.message("closed"),
                                            then=self._goodbye())
-            return self.run(state, closed, (), trail + ("closed line",))
+            return self.run(self._first_state(lang), closed, (), trail + ("closed line",))
         key = (id(self.ms), self.ms.version, lang, trail)
         step = _OPEN_STARTS.get(key)
-        if step is None:
-            step = keep(_OPEN_STARTS, key, self.enter(state, self.ms.line.start, (), trail, push=False),
-                        _OPEN_STARTS_KEPT)
+        if step is None:  # the state is built only here: most calls take the kept step
+            step = keep(_OPEN_STARTS, key, self.enter(self._first_state(lang), line.start, (), trail,
+                                                      push=False), _OPEN_STARTS_KEPT)
         return step
+
+    def _first_state(self, lang: str) -> CallState:
+        """A new call's state, at the line's start menu."""
+        return CallState(node=self.ms.line.start, lang=lang, version=self.ms.version)
 
     def press(self, state: CallState, digits: str | None) -> Step:
         """The step after the caller pressed `digits` (None or empty: silence) in `state`."""

@@ -49,19 +49,27 @@ RouteRenderer = Callable[[VoiceResponse, Step], None]
 # Rendered documents by (menu version, URL base, routes rendered, step): a step's TwiML depends on
 # nothing else, and most webhooks of most calls render one of a few hundred distinct steps.
 _RENDERED: dict[tuple, str] = {}
+_BY_ID: dict[int, tuple[Step, tuple, str]] = {}  # id(step) -> (step, rest of its key, TwiML)
 RENDER_CACHE_SIZE = 4096
 
 
 def render(step: Step, ms: MenuSet, urls: Urls, route: RouteRenderer | None = None) -> str:
     """The TwiML document for `step` (rendered once per menu version, then served from memory)."""
+    # The navigator hands out the same Step objects again (its own caches), so look for this
+    # very object first: hashing a step hashes every field of it, its states included. The
+    # entry holds the step, so its id cannot be reused while the entry lives.
+    seen = _BY_ID.get(id(step))
+    if seen is not None and seen[0] is step and seen[1] == (ms.version, urls.base, route is not None):
+        return seen[2]
     key = (ms.version, urls.base, route is not None, step)
     try:
-        return _RENDERED[key]
+        xml = _RENDERED[key]
     except KeyError:
-        pass
+        xml = keep(_RENDERED, key, render_uncached(step, ms, urls, route), RENDER_CACHE_SIZE)
     except TypeError:  # a step holding something unhashable: render it every time
         return render_uncached(step, ms, urls, route)
-    return keep(_RENDERED, key, render_uncached(step, ms, urls, route), RENDER_CACHE_SIZE)
+    keep(_BY_ID, id(step), (step, key[:3], xml), RENDER_CACHE_SIZE)
+    return xml
 
 
 def render_uncached(step: Step, ms: MenuSet, urls: Urls, route: RouteRenderer | None = None) -> str:

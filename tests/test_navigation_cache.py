@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 from ivr.navigator import Navigator
 from ivr.registry import MenuRegistry
+from ivr.render import Urls, render
+from ivr.render_routes import RouteRenderer
 from ivr.state import CallState
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,3 +71,18 @@ def test_a_single_entered_digit_is_not_kept_either(tmp_path):
     second = Navigator(ms, now=OPEN).press(state, "5")
     assert first == second and first is not second
     assert first.gather.state.vars["order_number"] == "5"
+
+
+def test_a_kept_step_renders_for_the_url_base_and_routes_it_is_asked_for():
+    """Rendered TwiML is found again by the step object, but never across URL bases or versions."""
+    ms = menus()
+    step = Navigator(ms, now=OPEN).start()
+    assert Navigator(ms, now=OPEN).start() is step  # the navigator hands out the same object
+    relative = render(step, ms, Urls())
+    absolute = render(step, ms, Urls(base="https://ivr.example.com"))
+    assert 'action="/voice/menu?' in relative and 'action="https://ivr.example.com/voice/menu?' in absolute
+    assert render(step, ms, Urls()) == relative  # asked again: the same document
+    assert render(step, ms, Urls(base="https://ivr.example.com")) == absolute
+    routed = Navigator(ms, now=OPEN).press(in_main(ms), "0")  # the operator transfer
+    assert "<Dial" in render(routed, ms, Urls(), RouteRenderer(ms, Urls()))
+    assert "<Dial" not in render(routed, ms, Urls())  # without routes rendered
