@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import hiredis
@@ -138,7 +139,7 @@ class LeanLink:
                 callback = callbacks[name] = callbacks.get(name.upper())
             if callback is not None:
                 replies[i] = callback(reply)
-        if any(isinstance(reply, ReadOnlyError) for reply in replies):
+        if any(map(isinstance, replies, repeat(ReadOnlyError))):  # in C: no frame per reply
             # A replica answered (a Sentinel failover demoted the server), so no write was
             # applied: drop the link and let redis-py run the batch, which on READONLY reconnects
             # to the master Sentinel names now; the next batch opens a new link there too.

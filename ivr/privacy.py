@@ -23,6 +23,8 @@ def _keyed(key: str) -> hmac.HMAC:
 def mask_number(number: str | None, keep: int = 4) -> str:
     """A number with all but the country code and the last `keep` digits hidden (+1******4567)."""
     number = (number or "").strip()
+    if number[:1] == "+" and len(number) > 5 and 0 <= keep <= 4 and number[1:].isdigit():
+        return number[:2] + "*" * (len(number) - 2 - keep) + number[len(number) - keep:]  # E.164
     if not number:
         return ""
     if number.startswith("client:"):

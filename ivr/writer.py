@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any, NamedTuple, TypeVar
 
 import redis
@@ -315,10 +316,8 @@ class Writer:
             )
             raise WriteError(str(exc)) from exc
         sent.update(names)
-        for result in results:
-            if isinstance(result, Exception):
-                self._check(batch, results)
-                break
+        if any(map(isinstance, results, repeat(Exception))):  # in C: no frame per reply
+            self._check(batch, results)
         return results
 
     def _rerun_scripts(self, batch: list[Command], results: list[Any], parse: int) -> list[Any]:

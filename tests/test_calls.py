@@ -10,6 +10,7 @@ import pytest
 from phone import Phone
 
 from ivr.calls import CallStore
+from ivr.privacy import mask_number
 
 
 def query(url: str) -> dict[str, str]:
@@ -411,6 +412,19 @@ def test_privacy_setting_hides_the_whole_number(make_app, redis_client):
     assert record["caller"] == "+1**********"
     assert not any("4567" in value for name, value in record.items()  # a start time's digits may
                    if name not in ("caller_hash", "started"))  # hold 4567 by chance
+
+
+@pytest.mark.parametrize(("number", "keep", "masked"), [
+    ("+15551234567", 4, "+1******4567"), (" +15551234567 ", 4, "+1******4567"),
+    ("+15551234567", 0, "+1**********"), ("+15551234567", 2, "+1********67"),
+    ("+15551234567", 9, "+1******4567"), ("+442071234567", 4, "+4*******4567"),
+    ("+1555", 4, "*****"), ("12345678", 4, "****5678"), ("", 4, ""), (None, 4, ""),
+    ("client:alice", 4, "client:alice"), ("sip:+15551234567@pbx.example.com", 4,
+                                           "sip:+1******4567@pbx.example.com"),
+    ("+1 555 123 4567", 4, "+1*********4567"), ("anonymous", 4, "*****mous"),
+])
+def test_numbers_are_masked_whatever_their_form(number, keep, masked):
+    assert mask_number(number, keep) == masked
 
 
 def test_a_callers_hash_is_the_keyed_hmac_of_the_number(make_app, redis_client):
