@@ -77,6 +77,8 @@ def measure(url: str, menus: Path, data: Path, server: redis.Redis | None,
                       "IVR_RELOAD_SECONDS": "0", "IVR_LOG_LEVEL": "WARNING",
                       "IVR_EVENT_BATCH_MS": str(batch_ms)})
     Phone(app.test_client(), number="+15550009999").call()  # warm up connections and scripts
+    app.extensions["ivr"].recent.load()  # the index of recent routes, as a worker has it (a
+    # worker loads it in the background at its first call: the bench must not race that load)
     trips, rows = RoundTrips(), []
     for name, step in call_steps(Phone(app.test_client())):
         before_cmds = commands_processed(server) if server else None
