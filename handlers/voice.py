@@ -25,6 +25,7 @@ from ivr.navigator import Navigator
 from ivr.returning import returning_step
 from ivr.runtime import Runtime
 from ivr.state import BadState, CallState
+from ivr.steps import Step
 from ivr.survey_flow import parts as survey_parts
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -74,13 +75,16 @@ def incoming_twiml(rt: Runtime, hook: Webhook) -> str:
     window = hours * 3600
     returning = bool(who.hash and ms.line.returning and hours > 0)
     catch_up, trim = rt.recent.catch_up(window) if returning else (None, [])
-    if not returning or not (catch_up or rt.recent.needs_read(who.hash, now() - window)):
-        # no welcome-back on this line, or a new caller (this process's index of recent routes
-        # says so: see ivr/recent_callers.py)
-        if step.route is None:
-            rt.events.defer(commands)  # batched and journalled (IVR_EVENT_BATCH_MS)
-        else:  # a route straight away (a closed line...): written at once
-            rt.events.write(commands)
+    remembered = {} if not returning else None if catch_up else \
+        rt.recent.remembered(who.hash, now() - window)
+    if remembered is not None:
+        # no welcome-back on this line, or this process's index of recent routes knows the
+        # caller is new or where it was routed last (see ivr/recent_callers.py): no read
+        # batched and journalled (IVR_EVENT_BATCH_MS), but a route straight away (a closed
+        # line...) is written at once
+        record = rt.events.defer if step.route is None else rt.events.write
+        step = welcomed(rt, nav, who, step, remembered, hours, commands)
+        record(commands)
         return step_twiml(rt, step, ms)
     # One round trip: read what we remember of the caller (and, once a second, the routes other
     # processes took since the index last looked) while recording the call's start (and the
@@ -89,13 +93,22 @@ def incoming_twiml(rt: Runtime, hook: Webhook) -> str:
     answers = rt.events.write_and_read_all(reads, commands + trim, None)
     if catch_up:
         rt.recent.absorb(None if answers is None else answers[1])
-    remembered = answers[0] if answers is not None else {}
-    welcome = returning_step(nav, remembered, now(), hours)
-    if welcome is not None:  # a returning caller (the minority): correct the first step, a
-        # navigation event like a key press's (batched when IVR_EVENT_BATCH_MS is set)
-        rt.events.defer(rt.calls.step(who.sid, 0, welcome.trail, {"lang": welcome.lang}))
-        step = welcome
+    followed: list = []
+    step = welcomed(rt, nav, who, step, answers[0] if answers is not None else {}, hours, followed)
+    if followed:  # a navigation event like a key press's (batched when IVR_EVENT_BATCH_MS is set)
+        rt.events.defer(followed)
     return step_twiml(rt, step, ms)
+
+
+def welcomed(rt: Runtime, nav: Navigator, who: Caller, step: Step, remembered: dict, hours: int,
+             commands: list) -> Step:
+    """The welcome-back step for a caller remembered within the window (its correction of the
+    call's first step appended to `commands`), else `step` unchanged."""
+    welcome = returning_step(nav, remembered, now(), hours) if remembered else None
+    if welcome is None:
+        return step
+    commands += rt.calls.step(who.sid, 0, welcome.trail, {"lang": welcome.lang})
+    return welcome
 
 
 def menu_twiml(rt: Runtime, hook: Webhook) -> str:
@@ -131,7 +144,7 @@ def route_commands(rt: Runtime, step, who: Caller) -> list:
         at = now()
         commands += rt.calls.remember_caller(who.hash, {"lang": step.lang, "dest": route, "at": at},
                                              hours * 3600)
-        rt.recent.routed(who.hash, at)  # this process's index knows at once
+        rt.recent.routed(who.hash, at, step.lang, route)  # known here at once
     return commands
 
 

@@ -86,11 +86,13 @@ class CallStore:
 
     def remember_caller(self, caller: str, fields: dict[str, Any], ttl: int) -> list[Command]:
         """Commands remembering a caller's language and last destination (by keyed hash), and
-        telling every process's index of recent callers (a replayed batch adds the same entry
-        twice, which changes nothing in the index)."""
+        telling every process's index of recent callers the same (a replayed batch adds the
+        same entry twice, which changes nothing in the index)."""
         key = self.CALLER % caller
+        told = ("*", "h", caller, "at", str(fields.get("at", 0)),
+                "l", str(fields.get("lang") or ""), "d", str(fields.get("dest") or ""))
         return [Command("HSET", key, _flat(fields)), Command("EXPIRE", key, (max(ttl, 1),)),
-                Command("XADD", self.ROUTED, ("*", "h", caller, "at", str(fields.get("at", 0))))]
+                Command("XADD", self.ROUTED, told)]
 
     def purge(self, client: Any, before: float, batch: int = 500) -> int:
         """Delete call records started before `before`, with their paths and index entries."""

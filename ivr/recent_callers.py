@@ -1,4 +1,4 @@
-"""Which callers were routed recently, known inside each process, so that a new caller's
+"""Which callers were routed recently, and where to, known inside each process, so that an
 incoming call needs no Redis read.
 
 With `returning_callers` on, an incoming call must know whether its caller was routed within
@@ -8,7 +8,11 @@ hash and time to a Redis stream (`CallStore.ROUTED`), and each process keeps an 
 stream: a fixed-size table (4 MiB, whatever the number of callers) in which a caller's hash
 picks two slots and each slot keeps the newest minute written to it. The index never says "not
 routed" for a caller who was; it may say "maybe" for one who was not (two slots taken by other
-callers), and then the call reads Redis as before.
+callers), and then the call reads Redis as before. Next to the table, each process keeps the
+newest route of each caller the stream told it about (language, destination, time; at most
+`MAX_ROUTES`, the oldest dropped first), so that a returning caller is welcomed back without a
+read either; a caller whose route it does not hold (dropped, or added by a process that wrote no
+language and destination, such as an older version during a rolling upgrade) is read as before.
 
 The index is filled once per process by a short background load (callers remembered before the
 stream existed are added to it once, by whichever process gets there first), then kept up to
@@ -19,7 +23,8 @@ reached the end of the stream; before it is loaded, and whenever it is older tha
 line, Redis unreachable), the incoming call reads Redis exactly as without the index.
 
 What is left out: a caller routed by another process less than `TRUST_FOR` seconds before
-calling again (finishing a call and dialling again takes longer) is treated as new.
+calling again (finishing a call and dialling again takes longer) is treated as new, or as
+routed where the stream said last.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import logging
 import math
 import mmap
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -44,6 +50,7 @@ PAGE = 5000  # stream entries read per round trip
 LOAD_RETRY = 10.0  # seconds before a failed load is tried again
 TRIM_EVERY = 300.0  # seconds between two trims of the stream
 SEEDED = "ivr:callers:routed:seeded"  # "done" once remembered callers were added to the stream
+MAX_ROUTES = 50_000  # callers' newest routes kept per process: about 10 MB at most
 
 
 class SlotTable:
@@ -82,6 +89,38 @@ class SlotTable:
         return min(self.minutes[first], self.minutes[second]) >= math.floor(since / 60)
 
 
+class LastRoutes:
+    """The newest route (language, destination, time) of each caller the index was told about,
+    at most `limit` of them (the oldest dropped first)."""
+
+    def __init__(self, limit: int | None = None):
+        self.limit = MAX_ROUTES if limit is None else limit
+        self._routes: dict[str, tuple[str, str, float]] = {}  # in the order they were taken
+        self._lock = threading.Lock()
+
+    def add(self, caller: str, at: float, lang: str, dest: str) -> None:
+        """Record a route; one without language or destination forgets the caller's older route
+        (only Redis knows where it went). An older route than the one kept changes nothing."""
+        with self._lock:
+            routes = self._routes
+            kept = routes.get(caller)
+            if kept is not None:
+                if kept[2] > at:
+                    return
+                del routes[caller]  # put back last: the dict stays in the order routes were taken
+            if lang and dest:
+                routes[caller] = (sys.intern(lang), sys.intern(dest), at)
+                if len(routes) > self.limit:
+                    del routes[next(iter(routes))]
+
+    def get(self, caller: str) -> tuple[str, str, float] | None:
+        """The caller's newest route held here, if any."""
+        return self._routes.get(caller)
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+
 class RecentCallers:
     """A process's index of the callers routed recently, and how it keeps up with Redis."""
 
@@ -89,23 +128,34 @@ class RecentCallers:
         self.client, self.stream, self.caller_pattern = client, stream, caller_pattern
         self.bits = bits
         self.table: SlotTable | None = None
+        self.routes = LastRoutes()  # replaced with the table's own when the table is loaded
         self.last_id = "0-0"  # the newest stream entry the table holds
         self.synced_at = -math.inf  # time.monotonic() of the last catch-up that reached the end
         self._sync_claimed_at = -math.inf
         self._trimmed_at = time.monotonic()
         self._load_started_at = -math.inf
         self._loading_pid = 0
-        self._early: list[tuple[str, float]] = []  # routes taken here while the table was loading
+        self._early: list[tuple[str, float, str, str]] = []  # routes taken here while loading
         self._lock = threading.Lock()
 
     # -- the incoming call's questions ----------------------------------------------------------
-    def needs_read(self, caller: str, since: float) -> bool:
-        """True unless the index is current and says `caller` was not routed since `since`."""
+    def remembered(self, caller: str, since: float) -> dict | None:
+        """What is remembered of `caller`'s route since `since` ({"lang", "dest", "at"}), {} for
+        a caller certainly not routed since then, or None when only Redis can tell (the index
+        is not loaded or not current, or does not hold the caller's route)."""
         table = self.table
         if table is None:
             self._start_loading()
-            return True
-        return time.monotonic() - self.synced_at > TRUST_FOR or table.maybe_since(caller, since)
+            return None
+        if time.monotonic() - self.synced_at > TRUST_FOR:
+            return None
+        if not table.maybe_since(caller, since):
+            return {}
+        route = self.routes.get(caller)
+        if route is None:
+            return None
+        lang, dest, at = route
+        return {"lang": lang, "dest": dest, "at": at} if at >= since else {}
 
     def catch_up(self, window: float) -> tuple[Command | None, list[Command]]:
         """The read that brings the index up to date and any trim of the stream, when due (at
@@ -127,7 +177,7 @@ class RecentCallers:
         """Take the answer to `catch_up`'s read (None when the round trip failed)."""
         if entries is None or self.table is None:
             return
-        count, newest = _add(self.table, entries)
+        count, newest = _add(self.table, self.routes, entries)
         if newest:
             self.last_id = newest
         if count < PAGE:  # reached the end of the stream
@@ -135,16 +185,17 @@ class RecentCallers:
         else:  # more to read: the next incoming call catches up again at once
             self._sync_claimed_at = -math.inf
 
-    def routed(self, caller: str, at: float) -> None:
+    def routed(self, caller: str, at: float, lang: str, dest: str) -> None:
         """A route taken in this process: known here at once, before Redis has it (kept for the
         table a load in progress is building)."""
         with self._lock:
-            table = self.table
+            table, routes = self.table, self.routes
             if table is None:
                 if len(self._early) < PAGE:
-                    self._early.append((caller, at))
+                    self._early.append((caller, at, lang, dest))
                 return
         table.add(caller, at)
+        routes.add(caller, at, lang, dest)
 
     def _due(self, now: float) -> bool:
         """True when a catch-up is due and none is in flight."""
@@ -166,18 +217,19 @@ class RecentCallers:
         stream existed, once); True when the index is ready."""
         if not self._seeded():
             return False
-        table, last, count = SlotTable(self.bits), "-", PAGE
+        table, routes, last, count = SlotTable(self.bits), LastRoutes(), "-", PAGE
         while count == PAGE:
             entries = self.client.xrange(self.stream, last, "+", count=PAGE)
-            count, newest = _add(table, entries)
+            count, newest = _add(table, routes, entries)
             if newest:
                 last = "(" + newest
         with self._lock:
-            for caller, at in self._early:
+            for caller, at, lang, dest in self._early:
                 table.add(caller, at)
+                routes.add(caller, at, lang, dest)
             self._early.clear()
             self.last_id = last[1:] if last != "-" else "0-0"
-            self.table = table
+            self.table, self.routes = table, routes
             self.synced_at = time.monotonic()
         log.info("index of recently routed callers loaded (stream up to %s)", self.last_id)
         return True
@@ -222,24 +274,36 @@ class RecentCallers:
         prefix, _, suffix = self.caller_pattern.partition("*")
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
-            pipe.hget(key, "at")
-        ats = pipe.execute()
-        for key, at in zip(keys, ats, strict=True):
+            pipe.hmget(key, "at", "lang", "dest")
+        remembered = pipe.execute()
+        for key, (at, lang, dest) in zip(keys, remembered, strict=True):
             caller = key[len(prefix):len(key) - len(suffix)]
             if at is not None:
-                pipe.xadd(self.stream, {"h": caller, "at": at})
+                pipe.xadd(self.stream, {"h": caller, "at": at, "l": lang or "", "d": dest or ""})
         return len(pipe.execute())
 
 
-def _add(table: SlotTable, entries: list[Any]) -> tuple[int, str | None]:
-    """Add stream entries (id, fields) to a table; how many there were and the newest id."""
+def _add(table: SlotTable, routes: LastRoutes, entries: list[Any]) -> tuple[int, str | None]:
+    """Add stream entries (id, fields) to a table and the routes it keeps; how many there were
+    and the newest id."""
     for _, fields in entries:
-        caller, at = fields.get("h") or fields.get(b"h"), fields.get("at") or fields.get(b"at")
+        caller, at = _field(fields, "h"), _field(fields, "at")
         try:
-            table.add(_text(caller), float(at))
-        except (TypeError, ValueError):
+            when = float(at)
+        except ValueError:
             continue  # not an entry of ours: skipped
+        if caller:
+            table.add(caller, when)
+            routes.add(caller, when, _field(fields, "l"), _field(fields, "d"))
     return len(entries), _text(entries[-1][0]) if entries else None
+
+
+def _field(fields: dict, name: str) -> str:
+    """A stream entry's field as text ("" when missing), whether the client decodes or not."""
+    value = fields.get(name)
+    if value is None:
+        value = fields.get(name.encode())
+    return "" if value is None else _text(value)
 
 
 def _text(value: Any) -> str:

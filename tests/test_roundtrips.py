@@ -63,7 +63,7 @@ def test_a_whole_call_costs_at_most_one_round_trip_per_webhook(make_app, redis_c
     assert SurveyStore().get(redis_client, phone.sid)["disposition"] == "completed"
 
 
-def test_batched_key_presses_and_a_returning_caller_cost_no_extra_round_trip(make_app):
+def test_batched_key_presses_and_incoming_calls_new_or_returning_cost_no_round_trip(make_app):
     app = make_app(IVR_EVENT_BATCH_MS=20)
     assert app.extensions["ivr"].recent.load()  # the index of recent routes, loaded now
     Phone(app.test_client(), number="+15550009999").call()
@@ -80,4 +80,4 @@ def test_batched_key_presses_and_a_returning_caller_cost_no_extra_round_trip(mak
         returning.press("9")  # not a choice on the welcome menu: a navigation-only step
     with trips.webhook("new caller incoming"):
         assert Phone(app.test_client(), number="+15550004321").call().said[0].startswith("Thank you")
-    assert costs == {"returning incoming": 1, "key": 0, "new caller incoming": 0}
+    assert costs == {"returning incoming": 0, "key": 0, "new caller incoming": 0}
