@@ -21,6 +21,7 @@ from handlers.twiml import (
     twiml,
     voice_webhook,
 )
+from ivr.model import MenuSet
 from ivr.navigator import Navigator
 from ivr.returning import returning_step
 from ivr.runtime import Runtime
@@ -68,47 +69,43 @@ def incoming_twiml(rt: Runtime, hook: Webhook) -> str:
     nav = Navigator(ms, now=hook.clock)
     hours = rt.config.int("IVR_RETURNING_HOURS")
     step = nav.start()
-    fields = {"caller": who.masked, "caller_hash": who.hash, "to": who.to, "version": ms.version,
-              "lang": step.lang, "direction": hook.form.get("Direction", "inbound")}
-    commands = rt.calls.started(who.sid, now(), fields) + rt.calls.step(who.sid, 0, step.trail) \
-        + route_commands(rt, step, who)
     window = hours * 3600
-    returning = bool(who.hash and ms.line.returning and hours > 0)
+    # a welcome back only when the line is open (its first step a menu, not a closed message)
+    returning = bool(who.hash and ms.line.returning and hours > 0 and step.gather is not None)
     catch_up, trim = rt.recent.catch_up(window) if returning else (None, [])
     remembered = {} if not returning else None if catch_up else \
         rt.recent.remembered(who.hash, now() - window)
     if remembered is not None:
         # no welcome-back on this line, or this process's index of recent routes knows the
         # caller is new or where it was routed last (see ivr/recent_callers.py): no read
-        # batched and journalled (IVR_EVENT_BATCH_MS), but a route straight away (a closed
-        # line...) is written at once
-        record = rt.events.defer if step.route is None else rt.events.write
-        step = welcomed(rt, nav, who, step, remembered, hours, commands)
-        record(commands)
+        step = returning_step(nav, remembered, now(), hours) or step
+        commands = start_commands(rt, hook, who, step, ms)
+        if step.route is None:
+            rt.events.defer(commands)  # batched and journalled (IVR_EVENT_BATCH_MS)
+        else:  # a route straight away (a closed line...): written at once
+            rt.events.write(commands)
         return step_twiml(rt, step, ms)
     # One round trip: read what we remember of the caller (and, once a second, the routes other
     # processes took since the index last looked) while recording the call's start (and the
     # events waiting for the next batch).
     reads = [rt.calls.caller_read(who.hash)] + ([catch_up] if catch_up else [])
-    answers = rt.events.write_and_read_all(reads, commands + trim, None)
+    answers = rt.events.write_and_read_all(reads, start_commands(rt, hook, who, step, ms) + trim, None)
     if catch_up:
         rt.recent.absorb(None if answers is None else answers[1])
-    followed: list = []
-    step = welcomed(rt, nav, who, step, answers[0] if answers is not None else {}, hours, followed)
-    if followed:  # a navigation event like a key press's (batched when IVR_EVENT_BATCH_MS is set)
-        rt.events.defer(followed)
+    welcome = returning_step(nav, answers[0] if answers is not None else {}, now(), hours)
+    if welcome is not None:  # a returning caller: correct the first step, a navigation event
+        # like a key press's (batched when IVR_EVENT_BATCH_MS is set)
+        rt.events.defer(rt.calls.step(who.sid, 0, welcome.trail, {"lang": welcome.lang}))
+        step = welcome
     return step_twiml(rt, step, ms)
 
 
-def welcomed(rt: Runtime, nav: Navigator, who: Caller, step: Step, remembered: dict, hours: int,
-             commands: list) -> Step:
-    """The welcome-back step for a caller remembered within the window (its correction of the
-    call's first step appended to `commands`), else `step` unchanged."""
-    welcome = returning_step(nav, remembered, now(), hours) if remembered else None
-    if welcome is None:
-        return step
-    commands += rt.calls.step(who.sid, 0, welcome.trail, {"lang": welcome.lang})
-    return welcome
+def start_commands(rt: Runtime, hook: Webhook, who: Caller, step: Step, ms: MenuSet) -> list:
+    """Commands recording a call's start with its first step (and a route taken at once)."""
+    fields = {"caller": who.masked, "caller_hash": who.hash, "to": who.to, "version": ms.version,
+              "lang": step.lang, "direction": hook.form.get("Direction", "inbound")}
+    return rt.calls.started(who.sid, now(), fields) + rt.calls.step(who.sid, 0, step.trail) \
+        + route_commands(rt, step, who)
 
 
 def menu_twiml(rt: Runtime, hook: Webhook) -> str:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from ivr.memo import keep
 from ivr.model import Speech
 from ivr.navigator import WELCOME, Navigator
 from ivr.state import CallState
 from ivr.steps import Gather, Step
+
+_WELCOMES: dict[tuple, Step | None] = {}  # (menus, version, language, destination) -> step
+_WELCOMES_KEPT = 4096
+_UNKNOWN = object()
 
 
 def destination_name(nav: Navigator, dest: str, lang: str) -> str | None:
@@ -28,6 +33,18 @@ def returning_step(nav: Navigator, remembered: dict, now: float, window_hours: i
     if not remembered or lang not in nav.ms.languages or now - at > window_hours * 3600:
         return None
     dest = remembered.get("dest", "")
+    key = (id(nav.ms), nav.ms.version, lang, dest)
+    step = _WELCOMES.get(key, _UNKNOWN)
+    if step is _UNKNOWN:  # worked out once per menu version, language and destination
+        nav.timed = False
+        step = _welcome(nav, lang, dest)
+        if not nav.timed:  # unless a schedule was consulted: then the answer depends on the time
+            keep(_WELCOMES, key, step, _WELCOMES_KEPT)
+    return step
+
+
+def _welcome(nav: Navigator, lang: str, dest: str) -> Step | None:
+    """The welcome-back menu offering `dest`, else the first menu in `lang` (None without one)."""
     name = destination_name(nav, dest, lang)
     if name is None:
         step = _start_in_language(nav, lang)

@@ -5,8 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from appfixtures import ROOT
 from phone import Phone
+from test_hours_calls import local
 from test_queue_calls import enter_billing, open_clock, wait
+from test_survey_options import edit
+
+from ivr.navigator import Navigator
+from ivr.registry import MenuRegistry
+from ivr.returning import returning_step
 
 NUMBER = "+15551234567"
 WELCOME_ES = "Bienvenido de nuevo. Para volver a Facturación, oprima 1. Para el menú principal, oprima 2."
@@ -133,3 +140,28 @@ def test_caller_numbers_appear_nowhere_in_redis(new_phone, clock, redis_client):
     for digits in ("5551234567", "15551234567", "5550001111"):
         assert digits not in stored
     assert "+1******4567" in stored
+
+
+def test_a_welcome_is_worked_out_once_unless_it_depends_on_the_time(menus_dir):
+    edit(menus_dir / "line.yaml", "  returning_callers: true", "  returning_callers: true\n  hours: office")
+    ms = MenuRegistry(menus_dir, ROOT / "recordings", check_every=0).current
+    open_at, closed_at = local("2026-12-07 10:00"), local("2026-12-07 22:00")  # a Monday
+    billing = {"lang": "es-US", "dest": "queue:billing", "at": open_at.timestamp()}
+    first = returning_step(Navigator(ms, now=open_at), billing, open_at.timestamp(), 24)
+    again = returning_step(Navigator(ms, now=closed_at), billing, open_at.timestamp(), 24)
+    assert first is again and first.say[0].text == WELCOME_ES  # the same step: rendered once
+    # a destination that cannot be offered: the first menu in the caller's language, which on a
+    # line with hours depends on the time, so it is worked out on every call
+    voicemail = dict(billing, dest="voicemail:billing")
+    opened = returning_step(Navigator(ms, now=open_at), voicemail, open_at.timestamp(), 24)
+    assert opened is not None and opened.gather.state.node == "main" and opened.lang == "es-US"
+    assert returning_step(Navigator(ms, now=closed_at), voicemail, open_at.timestamp(), 24) is None
+
+
+def test_a_returning_caller_hears_the_line_closed_rather_than_the_welcome(make_app, menus_dir, clock):
+    edit(menus_dir / "line.yaml", "  returning_callers: true", "  returning_callers: true\n  hours: office")
+    app = make_app()
+    assert enter_billing(Phone(app.test_client(), number=NUMBER), "2").text == "billing"
+    clock.move_to(local("2026-06-03 22:00"))  # the same evening: the whole line is closed
+    closed = Phone(app.test_client(), number=NUMBER).call()
+    assert WELCOME_ES not in closed.said and closed.said[0].startswith("We are currently closed")
