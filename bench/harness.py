@@ -121,7 +121,7 @@ class Server:
         cmd = [sys.executable, "-m", "gunicorn", "-w", str(self.workers), "--threads", "1",
                "-b", f"127.0.0.1:{self.port}", "--timeout", "10", "--log-level", "warning",
                "--chdir", str(ROOT), self.target]
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.DEVNULL, cwd=ROOT,
                                      start_new_session=True)
         _wait_for(self._accepting, f"gunicorn {self.target}")
         return self
