@@ -73,8 +73,12 @@ def incoming_twiml(rt: Runtime, hook: Webhook) -> str:
     # a welcome back only when the line is open (its first step a menu, not a closed message)
     returning = bool(who.hash and ms.line.returning and hours > 0 and step.gather is not None)
     catch_up, trim = rt.recent.catch_up(window) if returning else (None, [])
-    remembered = {} if not returning else None if catch_up else \
-        rt.recent.remembered(who.hash, now() - window)
+    if not returning:
+        remembered: dict | None = {}
+    elif catch_up:  # the catch-up's round trip is due: it reads the caller too
+        remembered = None
+    else:
+        remembered = rt.recent.remembered(who.hash, now() - window)
     if remembered is not None:
         # no welcome-back on this line, or this process's index of recent routes knows the
         # caller is new or where it was routed last (see ivr/recent_callers.py): no read
